@@ -1,0 +1,3 @@
+"""Backchannel: self-hostable direct messaging."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,18 @@
+"""Fast JSON responses (orjson), bypassing re-validation of what services built."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+
+def json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(data), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def no_content() -> Response:
+    return Response(status_code=204)

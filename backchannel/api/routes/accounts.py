@@ -1,0 +1,83 @@
+"""Accounts, sessions (devices) and the requester's own profile."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from backchannel.api import schemas as s
+from backchannel.api.deps import CoreDep, RequesterDep
+from backchannel.api.responses import json, no_content
+from backchannel.services import accounts
+
+router = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+
+@router.post("/accounts", status_code=201, response_model=s.AuthOut)
+async def register(body: s.AccountIn, core: CoreDep) -> Response:
+    """Create an account; the reply carries a bearer token for this device."""
+    user, token = await accounts.register(
+        core,
+        handle=body.handle,
+        password=body.password,
+        display_name=body.display_name,
+        device_name=body.device_name,
+    )
+    return json({"token": token, "user": user}, 201)
+
+
+@router.post("/sessions", status_code=201, response_model=s.AuthOut)
+async def login(body: s.SessionIn, core: CoreDep) -> Response:
+    """Log in on a device: a new session and its bearer token."""
+    user, token = await accounts.login(
+        core, handle=body.handle, password=body.password, device_name=body.device_name
+    )
+    return json({"token": token, "user": user}, 201)
+
+
+@router.get("/sessions", response_model=s.SessionList)
+async def list_sessions(core: CoreDep, me: RequesterDep) -> Response:
+    """Your devices, most recently used first."""
+    return json({"items": await accounts.list_sessions(core, me)})
+
+
+@router.delete("/sessions/current", status_code=204)
+async def logout(core: CoreDep, me: RequesterDep) -> Response:
+    """Log out this device: its token stops working."""
+    await accounts.logout(core, me)
+    return no_content()
+
+
+@router.delete("/sessions/{session_id}", status_code=204)
+async def revoke_session(session_id: str, core: CoreDep, me: RequesterDep) -> Response:
+    """Revoke one of your devices."""
+    await accounts.revoke_session(core, me, session_id)
+    return no_content()
+
+
+@router.get("/me", response_model=s.ProfileOut)
+async def get_me(core: CoreDep, me: RequesterDep) -> Response:
+    return json(await accounts.get_me(core, me))
+
+
+@router.patch("/me", response_model=s.ProfileOut)
+async def update_me(body: s.MePatch, core: CoreDep, me: RequesterDep) -> Response:
+    """Change your display name and bio."""
+    return json(await accounts.update_me(core, me, display_name=body.display_name, bio=body.bio))
+
+
+@router.put("/me/password", status_code=204)
+async def change_password(body: s.PasswordChangeIn, core: CoreDep, me: RequesterDep) -> Response:
+    """Change your password; every other device is logged out."""
+    await accounts.change_password(
+        core, me, current_password=body.current_password, new_password=body.new_password
+    )
+    return no_content()
+
+
+@router.post("/me/deactivate", status_code=204)
+async def deactivate(body: s.DeactivateIn, core: CoreDep, me: RequesterDep) -> Response:
+    """Deactivate your account: profile erased, devices logged out, groups left.
+    Your messages remain, shown as from a deleted user."""
+    await accounts.deactivate(core, me, password=body.password)
+    return no_content()

@@ -1,0 +1,96 @@
+"""create_app(settings) -> the ASGI app. Everything is built here, nothing at import."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from backchannel import __version__
+from backchannel.api import errors
+from backchannel.api.middleware import RequestMiddleware
+from backchannel.api.routes import accounts, conversations, health, messages, sync, users
+from backchannel.broker.local import LocalBroker
+from backchannel.config import Settings
+from backchannel.observability import Metrics
+from backchannel.services.core import Core
+from backchannel.store import events as event_db
+from backchannel.store import migrate
+from backchannel.store.database import Store
+
+log = logging.getLogger(__name__)
+
+
+class NotMigrated(RuntimeError):
+    pass
+
+
+def build_store(settings: Settings) -> Store:
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Store(
+        settings.resolved_database_url,
+        read_pool_size=settings.read_pool_size,
+        group_commit_max=settings.group_commit_max,
+        sqlite_synchronous=settings.sqlite_synchronous,
+    )
+
+
+def check_migrated(store: Store) -> None:
+    engine = store.migration_engine()
+    try:
+        current = migrate.current_revision(engine)
+    finally:
+        engine.dispose()
+    head = migrate.head_revision()
+    if current != head:
+        raise NotMigrated(
+            f"The database is at schema revision {current or 'none'}, this server needs "
+            f"{head}. Run `backchannel migrate` (or start `backchannel serve` without "
+            "--no-migrate)."
+        )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = build_store(settings)
+        await asyncio.to_thread(check_migrated, store)
+        core = Core(settings=settings, store=store, broker=LocalBroker(), metrics=metrics)
+        core.broker.publish_position(
+            await store.read("current_position", lambda t: event_db.current_position(t.conn))
+        )
+        await store.start()
+        app.state.core = core
+        log.info("backchannel started", extra={"fields": {"version": __version__}})
+        try:
+            yield
+        finally:
+            core.shutting_down = True
+            core.broker.wake_all()
+            if core.background:
+                await asyncio.gather(*core.background, return_exceptions=True)
+            await store.close()
+            log.info("backchannel stopped")
+
+    app = FastAPI(
+        title="Backchannel",
+        version=__version__,
+        description="Self-hostable direct messaging. All errors: "
+        '`{"error": {"code": "...", "message": "..."}}`.',
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    errors.install(app)
+    for module in (health, accounts, users, conversations, messages, sync):
+        app.include_router(module.router)
+    app.add_middleware(RequestMiddleware, metrics=metrics)
+    return app

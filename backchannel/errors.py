@@ -1,0 +1,69 @@
+"""The one error type clients see, and the stable codes they switch on.
+
+Every 4xx/5xx body is `{"error": {"code": "...", "message": "..."}}`. Codes are
+API: once shipped, a code keeps its meaning. docs/api.md lists every code in
+`CODES` (a test checks that).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# code -> (HTTP status, when it is returned)
+CODES: dict[str, tuple[int, str]] = {
+    "invalid_request": (400, "The request body, query or path did not match the schema."),
+    "invalid_token": (400, "A sync token or pagination cursor is malformed or unknown."),
+    "unauthenticated": (401, "No bearer token, or the token is unknown or revoked."),
+    "invalid_credentials": (401, "Handle or password is wrong."),
+    "forbidden": (403, "You may see this object but not do that to it."),
+    "not_group_admin": (403, "Only group admins may do that."),
+    "not_message_sender": (403, "Only the sender of a message may do that."),
+    "not_found": (404, "No such route."),
+    "user_not_found": (404, "No active user has that handle or id."),
+    "conversation_not_found": (
+        404,
+        "No such conversation, or you are not a member (the two are indistinguishable).",
+    ),
+    "message_not_found": (404, "No such message in a conversation you can read."),
+    "session_not_found": (404, "No such session among your devices."),
+    "method_not_allowed": (405, "The route exists but not with that method."),
+    "handle_taken": (409, "Another account already uses that handle (case-insensitive)."),
+    "edit_window_closed": (409, "The message is too old to edit."),
+    "message_unsent": (409, "The message was unsent; it can no longer be changed or forwarded."),
+    "request_too_large": (413, "The request body is larger than allowed."),
+    "invalid_handle": (422, "Handles are 3-30 characters of a-z, 0-9, `_` and `.`."),
+    "weak_password": (422, "The password is too short, too common or equals the handle."),
+    "invalid_members": (422, "The member list is empty, names yourself, or repeats someone."),
+    "group_too_large": (422, "The group would exceed the configured maximum size."),
+    "invalid_text": (422, "Message text is empty, too long or contains forbidden characters."),
+    "invalid_reaction": (422, "The reaction is not a single emoji."),
+    "too_many_reactions": (422, "You already put the maximum number of emoji on this message."),
+    "too_many_targets": (422, "A forward names more conversations than allowed."),
+    "cannot_follow_self": (422, "You cannot follow yourself."),
+    "txn_id_conflict": (
+        422,
+        "That txn_id was already used for a different request body in this conversation.",
+    ),
+    "not_ready": (503, "The server cannot serve yet: database unreachable or not migrated."),
+    "unavailable": (503, "The server is shutting down or overloaded; retry shortly."),
+    "internal_error": (500, "An unexpected error; the request id is in the logs."),
+}
+
+
+class BackchannelError(Exception):
+    """An error with a stable code, raised anywhere and rendered by the API layer."""
+
+    def __init__(self, code: str, message: str | None = None, **details: Any) -> None:
+        if code not in CODES:
+            raise ValueError(f"unknown error code {code!r}")
+        self.code = code
+        self.status = CODES[code][0]
+        self.message = message or CODES[code][1]
+        self.details = details
+        super().__init__(f"{code}: {self.message}")
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}

@@ -1,0 +1,56 @@
+"""Appending to the event log, and the catalogue of event types.
+
+Services are the only code that emits events, always inside the write
+transaction that makes the change, so an event exists exactly when its change
+committed. Waking readers happens after commit, in the store's writer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from backchannel.store import events as ev_db
+from backchannel.store.database import WriteTxn
+
+# type -> (audience, what it says). docs/api.md documents every one (tested).
+EVENT_TYPES: dict[str, tuple[str, str]] = {
+    "conversation.created": ("members", "A conversation you are in was created."),
+    "conversation.updated": ("members", "A group's title changed."),
+    "member.joined": ("members", "People were added to a group (you, perhaps)."),
+    "member.left": ("members", "Someone left or was removed (you, perhaps: then no more events)."),
+    "member.role_changed": ("members", "Someone became or stopped being a group admin."),
+    "message.created": ("members", "A new message."),
+    "message.edited": ("members", "A message's text changed."),
+    "message.unsent": ("members", "A message was unsent; drop its content, keep a tombstone."),
+    "message.hidden": ("you", "You deleted a message for yourself (on another device)."),
+    "reaction.added": ("members", "Someone reacted to a message."),
+    "reaction.removed": ("members", "Someone took a reaction back."),
+    "read.updated": ("you", "Your read marker moved (on some device); unread counts follow."),
+}
+
+
+def emit(
+    t: WriteTxn,
+    type: str,
+    data: dict[str, Any],
+    *,
+    conversation_id: int | None = None,
+    user_id: int | None = None,
+    position: int | None = None,
+) -> int:
+    """Append an event in the current write transaction. Returns its position."""
+    assert type in EVENT_TYPES, type
+    if position is None:
+        position = t.next_position()
+    ev_db.append(
+        t.conn,
+        position=position,
+        type=type,
+        payload=orjson.dumps(data).decode(),
+        now=t.now_ms,
+        conversation_id=conversation_id,
+        user_id=user_id,
+    )
+    return position

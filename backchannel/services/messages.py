@@ -1,0 +1,342 @@
+"""Use cases for messages: send, history, edit, unsend, delete for me, react, forward."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import RowMapping
+
+from backchannel.domain import messages as rules
+from backchannel.domain.ids import new_id
+from backchannel.errors import BackchannelError
+from backchannel.services import access, pagination
+from backchannel.services.core import Core, Requester
+from backchannel.services.events import emit
+from backchannel.services.views import iso, message_view
+from backchannel.store import conversations as conv_db
+from backchannel.store import messages as db
+from backchannel.store.database import ReadTxn, WriteTxn
+
+
+async def send_message(
+    core: Core,
+    requester: Requester,
+    conversation_pid: str,
+    *,
+    txn_id: str | None,
+    text: str,
+    reply_to: str | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Send a text message. Returns (message, created).
+
+    Idempotent by `txn_id` per sender, kept in the database: a retry (even a
+    concurrent one, even through another node) returns the original message
+    with `created=False`. The hot path: a fixed, small number of statements.
+    """
+    text = rules.check_text(text, max_length=core.settings.max_message_length)
+
+    def txn(t: WriteTxn) -> tuple[dict[str, Any], bool]:
+        conversation = access.conversation(t.conn, requester, conversation_pid)
+        if txn_id is not None:
+            existing = db.message_by_txn(t.conn, requester.user_id, txn_id)
+            if existing is not None:
+                _check_same_request(existing, conversation_pid, text)
+                reactions = db.reactions_for(t.conn, [existing["id"]])
+                return message_view(existing, reactions.get(existing["id"])), False
+        reply = None
+        if reply_to is not None:
+            reply = access.message(t.conn, requester, conversation, reply_to)
+        view = _insert(t, requester, conversation, text=text, txn_id=txn_id, reply=reply)
+        return view, True
+
+    return await core.store.write("send_message", txn)
+
+
+def _check_same_request(existing: RowMapping, conversation_pid: str, text: str) -> None:
+    if existing["conversation_pid"] != conversation_pid or (
+        existing["edited_at"] is None
+        and existing["unsent_at"] is None
+        and existing["text"] != text
+    ):
+        raise BackchannelError(
+            "txn_id_conflict",
+            "That txn_id was already used for a different message; use a new txn_id.",
+        )
+
+
+def _insert(
+    t: WriteTxn,
+    requester: Requester,
+    conversation: RowMapping,
+    *,
+    text: str,
+    txn_id: str | None,
+    reply: RowMapping | None,
+    forwarded: bool = False,
+) -> dict[str, Any]:
+    """Insert a message, its event and the conversation's activity, building the view
+    from what is at hand rather than reading the row back."""
+    position = t.next_position()
+    pid = new_id("m")
+    db.insert_message(
+        t.conn,
+        pid=pid,
+        conversation_id=conversation["id"],
+        sender_id=requester.user_id,
+        position=position,
+        txn_id=txn_id,
+        text=text,
+        reply_to_id=reply["id"] if reply is not None else None,
+        forwarded=forwarded,
+        now=t.now_ms,
+    )
+    view = {
+        "id": pid,
+        "conversation_id": conversation["pid"],
+        "position": position,
+        "sender": {
+            "id": requester.user_pid,
+            "handle": requester.handle,
+            "display_name": requester.display_name,
+        },
+        "text": text,
+        "reply_to": None
+        if reply is None
+        else {
+            "id": reply["pid"],
+            "sender_handle": reply["sender_handle"],
+            "text": None if reply["text"] is None else reply["text"][:200],
+        },
+        "forwarded": forwarded,
+        "reactions": [],
+        "created_at": iso(t.now_ms),
+        "edited_at": None,
+        "unsent": False,
+    }
+    emit(
+        t,
+        "message.created",
+        {"message": view},
+        conversation_id=conversation["id"],
+        position=position,
+    )
+    conv_db.update_conversation(
+        t.conn, conversation["id"], last_position=position, last_message_at=t.now_ms
+    )
+    return view
+
+
+async def history(
+    core: Core,
+    requester: Requester,
+    conversation_pid: str,
+    *,
+    before: str | None,
+    after: str | None,
+    limit: int | None,
+) -> dict[str, Any]:
+    """A page of messages in sending order.
+
+    Without cursors: the newest page. `before`: the page older than that
+    cursor; `after`: the page newer than it. `before_cursor` / `after_cursor`
+    in the reply fetch the neighbouring pages, and are null at either end.
+    """
+    if before and after:
+        raise BackchannelError("invalid_request", "Pass `before` or `after`, not both.")
+    before_pos = pagination.decode(before, 1)
+    after_pos = pagination.decode(after, 1)
+    size = pagination.clamp(limit)
+
+    def txn(t: ReadTxn) -> dict[str, Any]:
+        conversation = access.conversation(t.conn, requester, conversation_pid)
+        rows = db.history_page(
+            t.conn,
+            conversation_id=conversation["id"],
+            user_id=requester.user_id,
+            from_position=conversation["joined_position"],
+            before=before_pos[0] if before_pos else None,
+            after=after_pos[0] if after_pos else None,
+            limit=size + 1,
+        )
+        more = len(rows) > size
+        if after_pos is not None:
+            rows = rows[:size]
+            older, newer = True, more
+        else:
+            rows = rows[-size:] if more else rows
+            older, newer = more, before_pos is not None
+        reactions = db.reactions_for(t.conn, [row["id"] for row in rows])
+        return {
+            "items": [message_view(row, reactions.get(row["id"])) for row in rows],
+            "before_cursor": pagination.encode(rows[0]["position"]) if rows and older else None,
+            "after_cursor": pagination.encode(rows[-1]["position"]) if rows and newer else None,
+        }
+
+    return await core.store.read("history", txn)
+
+
+async def get_message(
+    core: Core, requester: Requester, conversation_pid: str, message_pid: str
+) -> dict[str, Any]:
+    def txn(t: ReadTxn) -> dict[str, Any]:
+        conversation = access.conversation(t.conn, requester, conversation_pid)
+        message = access.message(t.conn, requester, conversation, message_pid)
+        return message_view(message, db.reactions_for(t.conn, [message["id"]]).get(message["id"]))
+
+    return await core.store.read("get_message", txn)
+
+
+async def edit_message(
+    core: Core, requester: Requester, conversation_pid: str, message_pid: str, text: str
+) -> dict[str, Any]:
+    text = rules.check_text(text, max_length=core.settings.max_message_length)
+
+    def txn(t: WriteTxn) -> dict[str, Any]:
+        conversation = access.conversation(t.conn, requester, conversation_pid)
+        message = access.message(t.conn, requester, conversation, message_pid)
+        access.require_sender(message, requester)
+        _require_not_unsent(message)
+        rules.check_edit_window(
+            sent_at_ms=message["created_at"],
+            now_ms=t.now_ms,
+            window_seconds=core.settings.edit_window_seconds,
+        )
+        if message["text"] != text:
+            db.set_text(t.conn, message["id"], old_text=message["text"], text=text, now=t.now_ms)
+            emit(
+                t,
+                "message.edited",
+                {
+                    "conversation_id": conversation_pid,
+                    "message_id": message_pid,
+                    "text": text,
+                    "edited_at": iso(t.now_ms),
+                },
+                conversation_id=conversation["id"],
+            )
+        return _reload(t, message["id"])
+
+    return await core.store.write("edit_message", txn)
+
+
+async def unsend_message(
+    core: Core, requester: Requester, conversation_pid: str, message_pid: str
+) -> dict[str, Any]:
+    """Erase a message's content for everyone; a tombstone stays. Idempotent."""
+
+    def txn(t: WriteTxn) -> dict[str, Any]:
+        conversation = access.conversation(t.conn, requester, conversation_pid)
+        message = access.message(t.conn, requester, conversation, message_pid)
+        access.require_sender(message, requester)
+        if message["unsent_at"] is None:
+            db.unsend(t.conn, message["id"], now=t.now_ms)
+            emit(
+                t,
+                "message.unsent",
+                {"conversation_id": conversation_pid, "message_id": message_pid},
+                conversation_id=conversation["id"],
+            )
+        return _reload(t, message["id"])
+
+    return await core.store.write("unsend_message", txn)
+
+
+async def hide_message(
+    core: Core, requester: Requester, conversation_pid: str, message_pid: str
+) -> None:
+    """Delete a message for the requester only (all their devices)."""
+
+    def txn(t: WriteTxn) -> None:
+        conversation = access.conversation(t.conn, requester, conversation_pid)
+        message = access.message(t.conn, requester, conversation, message_pid)
+        if db.hide(t.conn, user_id=requester.user_id, message_id=message["id"]):
+            emit(
+                t,
+                "message.hidden",
+                {"conversation_id": conversation_pid, "message_id": message_pid},
+                conversation_id=conversation["id"],
+                user_id=requester.user_id,
+            )
+
+    await core.store.write("hide_message", txn)
+
+
+async def set_reaction(
+    core: Core,
+    requester: Requester,
+    conversation_pid: str,
+    message_pid: str,
+    emoji: str,
+    *,
+    on: bool,
+) -> dict[str, Any]:
+    """Add (`on`) or remove a reaction. Both are idempotent; returns the message."""
+    emoji = rules.check_reaction(emoji)
+
+    def txn(t: WriteTxn) -> dict[str, Any]:
+        conversation = access.conversation(t.conn, requester, conversation_pid)
+        message = access.message(t.conn, requester, conversation, message_pid)
+        _require_not_unsent(message)
+        mine = db.user_reactions(t.conn, message_id=message["id"], user_id=requester.user_id)
+        data = {
+            "conversation_id": conversation_pid,
+            "message_id": message_pid,
+            "emoji": emoji,
+            "user": requester.handle,
+        }
+        if on and emoji not in mine:
+            if len(mine) >= core.settings.max_reactions_per_user:
+                raise BackchannelError(
+                    "too_many_reactions",
+                    f"At most {core.settings.max_reactions_per_user} reactions per message.",
+                )
+            db.add_reaction(
+                t.conn, message_id=message["id"], user_id=requester.user_id, emoji=emoji,
+                now=t.now_ms,
+            )
+            emit(t, "reaction.added", data, conversation_id=conversation["id"])
+        elif not on and emoji in mine:
+            db.remove_reaction(
+                t.conn, message_id=message["id"], user_id=requester.user_id, emoji=emoji
+            )
+            emit(t, "reaction.removed", data, conversation_id=conversation["id"])
+        return _reload(t, message["id"])
+
+    return await core.store.write("set_reaction", txn)
+
+
+async def forward_message(
+    core: Core,
+    requester: Requester,
+    conversation_pid: str,
+    message_pid: str,
+    targets: list[str],
+) -> list[dict[str, Any]]:
+    """Send a copy of a message to other conversations of the requester, all or none."""
+    unique_targets = list(dict.fromkeys(targets))
+    rules.check_forward_targets(len(unique_targets), maximum=core.settings.max_forward_targets)
+
+    def txn(t: WriteTxn) -> list[dict[str, Any]]:
+        conversation = access.conversation(t.conn, requester, conversation_pid)
+        message = access.message(t.conn, requester, conversation, message_pid)
+        _require_not_unsent(message)
+        destinations = [access.conversation(t.conn, requester, pid) for pid in unique_targets]
+        return [
+            _insert(
+                t, requester, destination, text=message["text"], txn_id=None, reply=None,
+                forwarded=True,
+            )
+            for destination in destinations
+        ]
+
+    return await core.store.write("forward_message", txn)
+
+
+def _require_not_unsent(message: RowMapping) -> None:
+    if message["unsent_at"] is not None:
+        raise BackchannelError("message_unsent", "That message was unsent.")
+
+
+def _reload(t: WriteTxn, message_id: int) -> dict[str, Any]:
+    row = db.messages_by_ids(t.conn, [message_id])[message_id]
+    return message_view(row, db.reactions_for(t.conn, [message_id]).get(message_id))

@@ -1,0 +1,34 @@
+"""Opaque cursors: clients pass them back, never build them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from backchannel.errors import BackchannelError
+
+MAX_LIMIT = 100
+
+
+def encode(*parts: int) -> str:
+    raw = ":".join(str(p) for p in parts).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode(cursor: str | None, arity: int) -> tuple[int, ...] | None:
+    if cursor is None or cursor == "":
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        parts = tuple(int(p) for p in raw.split(":"))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise BackchannelError("invalid_token", "The cursor is malformed.") from None
+    if len(parts) != arity or any(p < 0 for p in parts):
+        raise BackchannelError("invalid_token", "The cursor is malformed.")
+    return parts
+
+
+def clamp(limit: int | None, default: int = 50) -> int:
+    if limit is None:
+        return default
+    return max(1, min(limit, MAX_LIMIT))

@@ -1,0 +1,75 @@
+"""Reading the event log: tokens, long-poll, and the batches the gateway will push.
+
+A token is the stream position up to which a client has everything it may
+see. Tokens handed out never exceed the highest committed position, and every
+position at or below that is committed (see store/database.py), so resuming
+from any token is gap-free.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import orjson
+
+from backchannel.errors import BackchannelError
+from backchannel.services.core import Core, Requester
+from backchannel.services.views import iso
+from backchannel.store import events as db
+from backchannel.store.database import ReadTxn
+
+
+@dataclass(slots=True)
+class EventBatch:
+    """Events in (since, next_position], already serialized for the wire."""
+
+    events: list[orjson.Fragment]
+    next_position: int
+    limited: bool
+
+
+def parse_token(token: str) -> int:
+    if not token.isdigit() or len(token) > 18:
+        raise BackchannelError("invalid_token", "Sync tokens are the `next` of a sync reply.")
+    return int(token)
+
+
+async def current_token(core: Core) -> int:
+    return await core.store.read("current_position", lambda t: db.current_position(t.conn))
+
+
+async def read_batch(core: Core, requester: Requester, since: int, limit: int) -> EventBatch:
+    """The requester's events after `since`, at most `limit` of them."""
+
+    def txn(t: ReadTxn) -> EventBatch:
+        upto = db.current_position(t.conn)
+        if since > upto:
+            raise BackchannelError(
+                "invalid_token", "That sync token is from the future; start again without one."
+            )
+        rows = db.events_for_user(t.conn, requester.user_id, since=since, upto=upto, limit=limit)
+        limited = len(rows) == limit
+        events = [
+            orjson.Fragment(
+                b'{"position":%d,"type":"%s","at":"%s","data":%s}'
+                % (position, type_.encode(), iso(created).encode(), payload.encode())
+            )
+            for position, type_, payload, created in rows
+        ]
+        return EventBatch(events, rows[-1][0] if limited else upto, limited)
+
+    return await core.store.read("sync", txn)
+
+
+async def long_poll(
+    core: Core, requester: Requester, since: int, *, timeout_ms: int, limit: int
+) -> EventBatch:
+    """`read_batch`, waiting up to `timeout_ms` for something to arrive when empty."""
+    deadline = time.monotonic() + min(timeout_ms, core.settings.sync_max_timeout_ms) / 1000
+    while True:
+        batch = await read_batch(core, requester, since, limit)
+        remaining = deadline - time.monotonic()
+        if batch.events or remaining <= 0 or core.shutting_down:
+            return batch
+        await core.broker.wait_beyond(batch.next_position, remaining)

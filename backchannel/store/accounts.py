@@ -1,0 +1,259 @@
+"""SQL for users, sessions and follows. Functions take a Connection and run inside
+the caller's named transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, and_, delete, func, insert, or_, select, update
+
+from backchannel.store.tables import follows, sessions, users
+
+USER_COLUMNS = (
+    users.c.id,
+    users.c.pid,
+    users.c.handle,
+    users.c.display_name,
+    users.c.bio,
+    users.c.created_at,
+    users.c.deactivated_at,
+)
+
+
+def insert_user(
+    conn: Connection, *, pid: str, handle: str, display_name: str, password_hash: str, now: int
+) -> RowMapping:
+    row = conn.execute(
+        insert(users)
+        .values(
+            pid=pid,
+            handle=handle,
+            display_name=display_name,
+            password_hash=password_hash,
+            created_at=now,
+        )
+        .returning(*USER_COLUMNS)
+    ).mappings()
+    return row.one()
+
+
+def handle_exists(conn: Connection, handle: str) -> bool:
+    return conn.execute(select(users.c.id).where(users.c.handle == handle)).first() is not None
+
+
+def user_by_handle(conn: Connection, handle: str) -> RowMapping | None:
+    """An active user by canonical handle."""
+    return (
+        conn.execute(
+            select(*USER_COLUMNS).where(
+                users.c.handle == handle, users.c.deactivated_at.is_(None)
+            )
+        )
+        .mappings()
+        .first()
+    )
+
+
+def user_by_id(conn: Connection, user_id: int) -> RowMapping | None:
+    return conn.execute(select(*USER_COLUMNS).where(users.c.id == user_id)).mappings().first()
+
+
+def users_by_handles(conn: Connection, handles: list[str]) -> dict[str, RowMapping]:
+    rows = conn.execute(
+        select(*USER_COLUMNS).where(
+            users.c.handle.in_(handles), users.c.deactivated_at.is_(None)
+        )
+    ).mappings()
+    return {row["handle"]: row for row in rows}
+
+
+def password_hash_for(conn: Connection, handle: str) -> tuple[int, str] | None:
+    row = conn.execute(
+        select(users.c.id, users.c.password_hash).where(
+            users.c.handle == handle, users.c.deactivated_at.is_(None)
+        )
+    ).first()
+    if row is None or row.password_hash is None:
+        return None
+    return int(row.id), str(row.password_hash)
+
+
+def password_hash_by_id(conn: Connection, user_id: int) -> str | None:
+    return conn.execute(
+        select(users.c.password_hash).where(users.c.id == user_id)
+    ).scalar_one_or_none()
+
+
+def update_user(conn: Connection, user_id: int, **values: Any) -> RowMapping:
+    return (
+        conn.execute(
+            update(users).where(users.c.id == user_id).values(**values).returning(*USER_COLUMNS)
+        )
+        .mappings()
+        .one()
+    )
+
+
+def list_users(conn: Connection, *, include_deactivated: bool) -> list[RowMapping]:
+    query = select(*USER_COLUMNS).order_by(users.c.id)
+    if not include_deactivated:
+        query = query.where(users.c.deactivated_at.is_(None))
+    return list(conn.execute(query).mappings())
+
+
+# --- sessions ------------------------------------------------------------------
+
+
+def insert_session(
+    conn: Connection, *, pid: str, user_id: int, token_hash: str, device_name: str, now: int
+) -> RowMapping:
+    return (
+        conn.execute(
+            insert(sessions)
+            .values(
+                pid=pid,
+                user_id=user_id,
+                token_hash=token_hash,
+                device_name=device_name,
+                created_at=now,
+                last_used_at=now,
+            )
+            .returning(sessions)
+        )
+        .mappings()
+        .one()
+    )
+
+
+def session_with_user(conn: Connection, token_hash: str) -> RowMapping | None:
+    """The session and its (active) user for a token hash, in one query."""
+    return (
+        conn.execute(
+            select(
+                sessions.c.id.label("session_id"),
+                sessions.c.pid.label("session_pid"),
+                sessions.c.last_used_at,
+                *USER_COLUMNS,
+            )
+            .join(users, users.c.id == sessions.c.user_id)
+            .where(sessions.c.token_hash == token_hash, users.c.deactivated_at.is_(None))
+        )
+        .mappings()
+        .first()
+    )
+
+
+def touch_session(conn: Connection, session_id: int, now: int) -> None:
+    conn.execute(update(sessions).where(sessions.c.id == session_id).values(last_used_at=now))
+
+
+def list_sessions(conn: Connection, user_id: int) -> list[RowMapping]:
+    return list(
+        conn.execute(
+            select(sessions)
+            .where(sessions.c.user_id == user_id)
+            .order_by(sessions.c.last_used_at.desc(), sessions.c.id.desc())
+        ).mappings()
+    )
+
+
+def delete_session(conn: Connection, *, user_id: int, session_pid: str) -> bool:
+    result = conn.execute(
+        delete(sessions).where(sessions.c.user_id == user_id, sessions.c.pid == session_pid)
+    )
+    return bool(result.rowcount)
+
+
+def delete_session_by_id(conn: Connection, session_id: int) -> None:
+    conn.execute(delete(sessions).where(sessions.c.id == session_id))
+
+
+def delete_sessions_except(conn: Connection, *, user_id: int, keep_id: int | None) -> int:
+    query = delete(sessions).where(sessions.c.user_id == user_id)
+    if keep_id is not None:
+        query = query.where(sessions.c.id != keep_id)
+    return int(conn.execute(query).rowcount)
+
+
+# --- follows -------------------------------------------------------------------
+
+
+def follow(conn: Connection, *, follower_id: int, followee_id: int, now: int) -> bool:
+    exists = conn.execute(
+        select(follows.c.created_at).where(
+            follows.c.follower_id == follower_id, follows.c.followee_id == followee_id
+        )
+    ).first()
+    if exists:
+        return False
+    conn.execute(
+        insert(follows).values(follower_id=follower_id, followee_id=followee_id, created_at=now)
+    )
+    return True
+
+
+def unfollow(conn: Connection, *, follower_id: int, followee_id: int) -> bool:
+    result = conn.execute(
+        delete(follows).where(
+            follows.c.follower_id == follower_id, follows.c.followee_id == followee_id
+        )
+    )
+    return bool(result.rowcount)
+
+
+def is_following(conn: Connection, *, follower_id: int, followee_id: int) -> bool:
+    return (
+        conn.execute(
+            select(follows.c.created_at).where(
+                follows.c.follower_id == follower_id, follows.c.followee_id == followee_id
+            )
+        ).first()
+        is not None
+    )
+
+
+def follow_counts(conn: Connection, user_id: int) -> tuple[int, int]:
+    followers = conn.execute(
+        select(func.count()).select_from(follows).where(follows.c.followee_id == user_id)
+    ).scalar_one()
+    following = conn.execute(
+        select(func.count()).select_from(follows).where(follows.c.follower_id == user_id)
+    ).scalar_one()
+    return int(followers), int(following)
+
+
+def follow_page(
+    conn: Connection,
+    *,
+    user_id: int,
+    direction: str,
+    before: tuple[int, int] | None,
+    limit: int,
+) -> list[RowMapping]:
+    """Followers (`direction="followers"`) or followees of a user, newest first.
+
+    `before` is the (created_at, user id) of the last row of the previous page.
+    """
+    if direction == "followers":
+        mine, theirs = follows.c.followee_id, follows.c.follower_id
+    else:
+        mine, theirs = follows.c.follower_id, follows.c.followee_id
+    query = (
+        select(*USER_COLUMNS, follows.c.created_at.label("followed_at"))
+        .join(users, users.c.id == theirs)
+        .where(mine == user_id, users.c.deactivated_at.is_(None))
+        .order_by(follows.c.created_at.desc(), users.c.id.desc())
+        .limit(limit)
+    )
+    if before is not None:
+        at, uid = before
+        query = query.where(
+            or_(follows.c.created_at < at, and_(follows.c.created_at == at, users.c.id < uid))
+        )
+    return list(conn.execute(query).mappings())
+
+
+def delete_follows_of(conn: Connection, user_id: int) -> None:
+    conn.execute(
+        delete(follows).where(or_(follows.c.follower_id == user_id, follows.c.followee_id == user_id))
+    )

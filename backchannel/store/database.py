@@ -1,0 +1,350 @@
+"""The database: named transactions, one group-committing writer, stream positions.
+
+Transactions are plain synchronous functions `fn(txn) -> T` run in threads
+(Synapse's `runInteraction`, Datasette's `execute_write_fn`): one thread hop per
+transaction instead of one per statement, which is what makes the send path fast.
+
+Writes go through a single writer per process. It drains every queued write
+into one database transaction (group commit), each write inside its own
+SAVEPOINT so that one failing write rolls back alone. One `fsync` then covers
+the whole batch, which keeps `synchronous=FULL` affordable on SQLite.
+
+Stream positions: the first thing each write batch does is lock the single
+`stream_state` row (`UPDATE ... RETURNING`); positions are handed out from it
+in memory and the row is written back before commit. The row lock is held to
+commit, so across processes and nodes commit order equals position order, and
+a reader that sees position P committed also sees every position below P: no
+reader can advance past a hole (DESIGN.md, "the classic trap"). Positions of
+a rolled-back write are skipped, which is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event, select, text, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
+
+from backchannel.errors import BackchannelError
+from backchannel.store.tables import stream_state
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+class StoreClosed(Exception):
+    """Raised for writes submitted after the store began closing."""
+
+
+class WriteTxn:
+    """What a write function receives: the connection and the position allocator."""
+
+    __slots__ = ("_first", "_next", "after_commit", "conn", "now_ms")
+
+    def __init__(self, conn: Connection, first_free: int, now_ms: int) -> None:
+        self.conn = conn
+        self._first = first_free
+        self._next = first_free
+        self.now_ms = now_ms
+        self.after_commit: list[Callable[[], None]] = []
+
+    def next_position(self) -> int:
+        """A fresh stream position, unique and increasing in commit order."""
+        position = self._next
+        self._next += 1
+        return position
+
+    @property
+    def last_allocated(self) -> int:
+        return self._next - 1
+
+
+class ReadTxn:
+    """What a read function receives."""
+
+    __slots__ = ("conn", "now_ms")
+
+    def __init__(self, conn: Connection, now_ms: int) -> None:
+        self.conn = conn
+        self.now_ms = now_ms
+
+
+@dataclass
+class _Write(Generic[T]):
+    name: str
+    fn: Callable[[WriteTxn], T]
+    future: asyncio.Future[T]
+    result: Any = None
+    error: BaseException | None = None
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
+class QueryCounter:
+    """Counts statements per named transaction (for query-count pins and metrics)."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self.totals: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def naming(self, name: str) -> Iterator[None]:
+        previous = getattr(self._local, "name", None)
+        self._local.name = name
+        try:
+            yield
+        finally:
+            self._local.name = previous
+
+    def on_execute(self, *_args: Any) -> None:
+        name = getattr(self._local, "name", None) or "unnamed"
+        with self._lock:
+            self.totals[name] = self.totals.get(name, 0) + 1
+
+
+def _is_retryable(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in {"40001", "40P01"}
+
+
+class Store:
+    """Owns the engines, the read threads and the writer.
+
+    `on_commit(position)` is called on the event loop after every write batch
+    that allocated positions commits, with the highest position committed.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        read_pool_size: int = 4,
+        group_commit_max: int = 512,
+        sqlite_synchronous: str = "FULL",
+    ) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self.group_commit_max = group_commit_max
+        self.queries = QueryCounter()
+        self.on_commit: Callable[[int], None] | None = None
+        self.write_batches = 0
+        self.writes = 0
+        self._sync_pragma = sqlite_synchronous
+        self._read_engine = self._make_engine(writer=False, pool_size=read_pool_size)
+        self._write_engine = self._make_engine(writer=True, pool_size=1)
+        self._reads = ThreadPoolExecutor(read_pool_size, thread_name_prefix="bc-read")
+        self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="bc-write")
+        self._write_conn: Connection | None = None
+        self._queue: asyncio.Queue[_Write[Any]] | None = None
+        self._writer_task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # --- engines ------------------------------------------------------------
+
+    def _make_engine(self, *, writer: bool, pool_size: int) -> Engine:
+        if self.is_sqlite:
+            engine = create_engine(
+                self.url,
+                connect_args={"check_same_thread": False, "timeout": 30},
+                pool_size=pool_size,
+                max_overflow=0,
+            )
+            synchronous = self._sync_pragma
+
+            @event.listens_for(engine, "connect")
+            def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+                # Let SQLAlchemy's "begin" below issue BEGIN, so SAVEPOINTs work.
+                dbapi_conn.isolation_level = None
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute(f"PRAGMA synchronous={synchronous}")
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.execute("PRAGMA busy_timeout=30000")
+                cur.close()
+
+            begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
+
+            @event.listens_for(engine, "begin")
+            def _sqlite_begin(conn: Connection) -> None:
+                conn.exec_driver_sql(begin)
+
+        else:
+            engine = create_engine(
+                self.url, pool_size=pool_size, max_overflow=2, pool_pre_ping=True
+            )
+        event.listen(engine, "before_cursor_execute", self.queries.on_execute)
+        return engine
+
+    def migration_engine(self) -> Engine:
+        """A plain engine for Alembic, separate from the serving pools."""
+        return create_engine(self.url, poolclass=NullPool)
+
+    # --- lifecycle ----------------------------------------------------------
+
+    async def start(self) -> None:
+        self._queue = asyncio.Queue()
+        self._writer_task = asyncio.create_task(self._writer_loop(), name="bc-writer")
+
+    async def close(self) -> None:
+        """Stop taking writes, finish the queued ones, then close the pools."""
+        self._closing = True
+        if self._queue is not None and self._writer_task is not None:
+            await self._queue.join()
+            self._writer_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer_task
+        loop = asyncio.get_running_loop()
+        if self._write_conn is not None:
+            await loop.run_in_executor(self._writer_thread, self._write_conn.close)
+        self._writer_thread.shutdown(wait=True)
+        self._reads.shutdown(wait=True)
+        self._read_engine.dispose()
+        self._write_engine.dispose()
+
+    # --- reads --------------------------------------------------------------
+
+    async def read(self, name: str, fn: Callable[[ReadTxn], T]) -> T:
+        """Run `fn` in one read transaction (a consistent snapshot) on a read thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reads, self._run_read, name, fn)
+
+    def _run_read(self, name: str, fn: Callable[[ReadTxn], T]) -> T:
+        with self.queries.naming(name), self._read_engine.connect() as conn, conn.begin():
+            return fn(ReadTxn(conn, int(time.time() * 1000)))
+
+    def read_blocking(self, name: str, fn: Callable[[ReadTxn], T]) -> T:
+        """`read` for callers outside the event loop (CLI, health checks in threads)."""
+        return self._run_read(name, fn)
+
+    # --- writes -------------------------------------------------------------
+
+    async def write(self, name: str, fn: Callable[[WriteTxn], T]) -> T:
+        """Queue `fn` for the writer and wait for its batch to commit.
+
+        Returns `fn`'s result once it is durable; raises what `fn` raised (its
+        changes rolled back, the rest of the batch unaffected), or the commit's
+        error for every write in a batch that failed to commit.
+        """
+        if self._closing or self._queue is None:
+            raise BackchannelError("unavailable", "The server is shutting down.")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Write(name, fn, future))
+        return await future
+
+    async def _writer_loop(self) -> None:
+        assert self._queue is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.group_commit_max and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                committed = await loop.run_in_executor(
+                    self._writer_thread, self._run_batch, batch
+                )
+            except BaseException as exc:  # the commit itself failed: nothing is durable
+                log.error("write batch failed to commit", exc_info=exc)
+                for op in batch:
+                    op.error = exc if isinstance(exc, Exception) else StoreClosed()
+                committed = None
+            for op in batch:
+                if committed is not None and op.error is None:
+                    for callback in op.after_commit:
+                        callback()
+                if not op.future.done():
+                    if op.error is not None:
+                        op.future.set_exception(op.error)
+                    else:
+                        op.future.set_result(op.result)
+                self._queue.task_done()
+            if committed and self.on_commit is not None:
+                self.on_commit(committed)
+
+    def _run_batch(self, batch: list[_Write[Any]]) -> int:
+        """Runs in the writer thread. Returns the highest position committed, or 0."""
+        for attempt in range(5):
+            try:
+                return self._try_batch(batch)
+            except DBAPIError as exc:
+                if not _is_retryable(exc) or attempt == 4:
+                    raise
+                log.warning("write batch retried after %s", type(exc.orig).__name__)
+                for op in batch:
+                    op.error = None
+                    op.result = None
+                    op.after_commit = []
+        raise AssertionError("unreachable")
+
+    def _try_batch(self, batch: list[_Write[Any]]) -> int:
+        if self._write_conn is None or self._write_conn.invalidated:
+            self._write_conn = self._write_engine.connect()
+        conn = self._write_conn
+        now_ms = int(time.time() * 1000)
+        self.write_batches += 1
+        self.writes += len(batch)
+        try:
+            with conn.begin():
+                with self.queries.naming("stream_lock"):
+                    current = conn.execute(
+                        update(stream_state)
+                        .where(stream_state.c.id == 1)
+                        .values(position=stream_state.c.position)
+                        .returning(stream_state.c.position)
+                    ).scalar_one()
+                txn = WriteTxn(conn, current + 1, now_ms)
+                single = len(batch) == 1
+                for op in batch:
+                    txn.after_commit = op.after_commit
+                    with self.queries.naming(op.name):
+                        if single:
+                            try:
+                                op.result = op.fn(txn)
+                            except Exception as exc:
+                                op.error = exc
+                                raise
+                            continue
+                        savepoint = conn.begin_nested()
+                        try:
+                            op.result = op.fn(txn)
+                        except Exception as exc:
+                            savepoint.rollback()
+                            op.error = exc
+                        else:
+                            savepoint.commit()
+                if txn.last_allocated > current:
+                    conn.execute(
+                        update(stream_state)
+                        .where(stream_state.c.id == 1)
+                        .values(position=txn.last_allocated)
+                    )
+                    return txn.last_allocated
+                return 0
+        except Exception as exc:
+            # A lone write that raised: its transaction rolled back and the
+            # error is its own, unless the database asks for a retry.
+            if batch[0].error is exc and not (
+                isinstance(exc, DBAPIError) and _is_retryable(exc)
+            ):
+                return 0
+            raise
+
+    # --- positions ----------------------------------------------------------
+
+    def current_position_blocking(self, conn: Connection) -> int:
+        return int(conn.execute(select(stream_state.c.position)).scalar_one())
+
+    async def ping(self) -> None:
+        await self.read("ping", lambda txn: txn.conn.execute(text("SELECT 1")).scalar_one())

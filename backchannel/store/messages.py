@@ -1,0 +1,236 @@
+"""SQL for messages, edits, reactions and per-user hides."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, RowMapping, delete, func, insert, literal, select, update
+
+from backchannel.store.tables import (
+    conversations,
+    message_edits,
+    message_hides,
+    messages,
+    reactions,
+    users,
+)
+
+_reply = messages.alias("reply")
+_reply_sender = users.alias("reply_sender")
+_sender = users.alias("sender")
+
+MESSAGE_COLUMNS = (
+    messages.c.id,
+    messages.c.pid,
+    messages.c.conversation_id,
+    messages.c.sender_id,
+    messages.c.position,
+    messages.c.txn_id,
+    messages.c.text,
+    messages.c.reply_to_id,
+    messages.c.forwarded,
+    messages.c.created_at,
+    messages.c.edited_at,
+    messages.c.unsent_at,
+)
+# Everything a message's JSON needs, in one row.
+FULL_COLUMNS = (
+    *MESSAGE_COLUMNS,
+    conversations.c.pid.label("conversation_pid"),
+    _sender.c.pid.label("sender_pid"),
+    _sender.c.handle.label("sender_handle"),
+    _sender.c.display_name.label("sender_display_name"),
+    _reply.c.pid.label("reply_pid"),
+    _reply.c.text.label("reply_text"),
+    _reply_sender.c.handle.label("reply_sender_handle"),
+)
+
+
+def _full_select():  # type: ignore[no-untyped-def]
+    return (
+        select(*FULL_COLUMNS)
+        .join(conversations, conversations.c.id == messages.c.conversation_id)
+        .join(_sender, _sender.c.id == messages.c.sender_id)
+        .outerjoin(_reply, _reply.c.id == messages.c.reply_to_id)
+        .outerjoin(_reply_sender, _reply_sender.c.id == _reply.c.sender_id)
+    )
+
+
+def insert_message(
+    conn: Connection,
+    *,
+    pid: str,
+    conversation_id: int,
+    sender_id: int,
+    position: int,
+    txn_id: str | None,
+    text: str,
+    reply_to_id: int | None,
+    forwarded: bool,
+    now: int,
+) -> int:
+    return int(
+        conn.execute(
+            insert(messages)
+            .values(
+                pid=pid,
+                conversation_id=conversation_id,
+                sender_id=sender_id,
+                position=position,
+                txn_id=txn_id,
+                text=text,
+                reply_to_id=reply_to_id,
+                forwarded=int(forwarded),
+                created_at=now,
+            )
+            .returning(messages.c.id)
+        ).scalar_one()
+    )
+
+
+def message_by_txn(conn: Connection, sender_id: int, txn_id: str) -> RowMapping | None:
+    return (
+        conn.execute(
+            _full_select().where(messages.c.sender_id == sender_id, messages.c.txn_id == txn_id)
+        )
+        .mappings()
+        .first()
+    )
+
+
+def visible_message(
+    conn: Connection, *, conversation_id: int, pid: str, from_position: int, user_id: int
+) -> RowMapping | None:
+    """A message of a conversation the user can see: not before they joined, not hidden."""
+    hidden = (
+        select(literal(1))
+        .select_from(message_hides)
+        .where(message_hides.c.user_id == user_id, message_hides.c.message_id == messages.c.id)
+        .exists()
+    )
+    return (
+        conn.execute(
+            _full_select().where(
+                messages.c.pid == pid,
+                messages.c.conversation_id == conversation_id,
+                messages.c.position >= from_position,
+                ~hidden,
+            )
+        )
+        .mappings()
+        .first()
+    )
+
+
+def messages_by_ids(conn: Connection, ids: list[int]) -> dict[int, RowMapping]:
+    if not ids:
+        return {}
+    rows = conn.execute(_full_select().where(messages.c.id.in_(ids))).mappings()
+    return {row["id"]: row for row in rows}
+
+
+def history_page(
+    conn: Connection,
+    *,
+    conversation_id: int,
+    user_id: int,
+    from_position: int,
+    before: int | None,
+    after: int | None,
+    limit: int,
+) -> list[RowMapping]:
+    """A page of history in position order. Newest page first when paging back."""
+    hidden = (
+        select(literal(1))
+        .select_from(message_hides)
+        .where(message_hides.c.user_id == user_id, message_hides.c.message_id == messages.c.id)
+        .exists()
+    )
+    query = _full_select().where(
+        messages.c.conversation_id == conversation_id,
+        messages.c.position >= from_position,
+        ~hidden,
+    )
+    if after is not None:
+        query = query.where(messages.c.position > after).order_by(messages.c.position.asc())
+    else:
+        if before is not None:
+            query = query.where(messages.c.position < before)
+        query = query.order_by(messages.c.position.desc())
+    rows = list(conn.execute(query.limit(limit)).mappings())
+    if after is None:
+        rows.reverse()
+    return rows
+
+
+def reactions_for(conn: Connection, message_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
+    """(emoji, handle) pairs per message, in the order they were added."""
+    if not message_ids:
+        return {}
+    rows = conn.execute(
+        select(reactions.c.message_id, reactions.c.emoji, users.c.handle)
+        .join(users, users.c.id == reactions.c.user_id)
+        .where(reactions.c.message_id.in_(message_ids))
+        .order_by(reactions.c.created_at, reactions.c.emoji, users.c.id)
+    )
+    result: dict[int, list[tuple[str, str]]] = {}
+    for message_id, emoji, handle in rows:
+        result.setdefault(message_id, []).append((emoji, handle))
+    return result
+
+
+def set_text(conn: Connection, message_id: int, *, old_text: str, text: str, now: int) -> None:
+    conn.execute(
+        insert(message_edits).values(message_id=message_id, previous_text=old_text, edited_at=now)
+    )
+    conn.execute(update(messages).where(messages.c.id == message_id).values(text=text, edited_at=now))
+
+
+def unsend(conn: Connection, message_id: int, *, now: int) -> None:
+    """Erase the content for everyone: text, edit history, reactions. A tombstone stays."""
+    conn.execute(delete(message_edits).where(message_edits.c.message_id == message_id))
+    conn.execute(delete(reactions).where(reactions.c.message_id == message_id))
+    conn.execute(update(messages).where(messages.c.id == message_id).values(text=None, unsent_at=now))
+
+
+def hide(conn: Connection, *, user_id: int, message_id: int) -> bool:
+    exists = conn.execute(
+        select(message_hides.c.user_id).where(
+            message_hides.c.user_id == user_id, message_hides.c.message_id == message_id
+        )
+    ).first()
+    if exists:
+        return False
+    conn.execute(insert(message_hides).values(user_id=user_id, message_id=message_id))
+    return True
+
+
+def user_reactions(conn: Connection, *, message_id: int, user_id: int) -> list[str]:
+    return list(
+        conn.execute(
+            select(reactions.c.emoji).where(
+                reactions.c.message_id == message_id, reactions.c.user_id == user_id
+            )
+        ).scalars()
+    )
+
+
+def add_reaction(conn: Connection, *, message_id: int, user_id: int, emoji: str, now: int) -> None:
+    conn.execute(
+        insert(reactions).values(
+            message_id=message_id, user_id=user_id, emoji=emoji, created_at=now
+        )
+    )
+
+
+def remove_reaction(conn: Connection, *, message_id: int, user_id: int, emoji: str) -> bool:
+    result = conn.execute(
+        delete(reactions).where(
+            reactions.c.message_id == message_id,
+            reactions.c.user_id == user_id,
+            reactions.c.emoji == emoji,
+        )
+    )
+    return bool(result.rowcount)
+
+
+def count_messages(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(messages)).scalar_one())

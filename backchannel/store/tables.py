@@ -1,0 +1,176 @@
+"""The schema, as SQLAlchemy Core tables.
+
+Internal integer ids join rows; `pid` columns are the opaque public ids that
+leave the server. Times are integer milliseconds since the Unix epoch (UTC).
+Every schema change is an Alembic revision in `store/migrations/versions`; a
+test checks that the migrated database matches these declarations.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# Integer primary keys that autoincrement on both SQLite (rowid) and PostgreSQL.
+PK = BigInteger().with_variant(Integer(), "sqlite")
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("pid", String(32), nullable=False, unique=True),
+    Column("handle", String(40), nullable=False, unique=True),  # stored lower-case
+    Column("display_name", String(64), nullable=False),
+    Column("bio", String(300), nullable=False, server_default=""),
+    Column("password_hash", Text, nullable=True),  # NULL once deactivated
+    Column("created_at", BigInteger, nullable=False),
+    Column("deactivated_at", BigInteger, nullable=True),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("pid", String(32), nullable=False, unique=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 hex
+    Column("device_name", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_used_at", BigInteger, nullable=False),
+)
+
+follows = Table(
+    "follows",
+    metadata,
+    Column("follower_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("followee_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_follows_followee", "followee_id", "created_at"),
+    Index("ix_follows_follower", "follower_id", "created_at"),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("pid", String(32), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),  # direct | group
+    # "<lower user id>:<higher user id>" for direct conversations: one per pair.
+    Column("direct_key", String(64), nullable=True, unique=True),
+    Column("title", String(100), nullable=True),
+    Column("created_by", ForeignKey("users.id"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_position", BigInteger, nullable=False),
+    Column("last_message_at", BigInteger, nullable=True),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("conversation_id", ForeignKey("conversations.id"), primary_key=True),
+    Column("user_id", ForeignKey("users.id"), primary_key=True),
+    Column("role", String(16), nullable=False),  # admin | member
+    Column("joined_position", BigInteger, nullable=False),
+    Column("joined_at", BigInteger, nullable=False),
+    Column("read_position", BigInteger, nullable=False),
+    Index("ix_members_user", "user_id"),
+)
+
+# Every stretch of stream positions during which a user was a member. Sync and
+# history use these, so a user who left and rejoined sees neither the gap nor
+# anything before their first join.
+member_spans = Table(
+    "member_spans",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("conversation_id", ForeignKey("conversations.id"), nullable=False),
+    Column("user_id", ForeignKey("users.id"), nullable=False),
+    Column("start_position", BigInteger, nullable=False),
+    Column("end_position", BigInteger, nullable=True),  # inclusive; NULL while a member
+    Index("ix_member_spans_user", "user_id", "conversation_id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("pid", String(32), nullable=False, unique=True),
+    Column("conversation_id", ForeignKey("conversations.id"), nullable=False),
+    Column("sender_id", ForeignKey("users.id"), nullable=False),
+    Column("position", BigInteger, nullable=False, unique=True),
+    Column("txn_id", String(64), nullable=True),
+    Column("text", Text, nullable=True),  # NULL once unsent
+    Column("reply_to_id", ForeignKey("messages.id"), nullable=True),
+    Column("forwarded", Integer, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("edited_at", BigInteger, nullable=True),
+    Column("unsent_at", BigInteger, nullable=True),
+    UniqueConstraint("sender_id", "txn_id", name="uq_messages_sender_txn"),
+    Index("ix_messages_conversation_position", "conversation_id", "position"),
+)
+
+message_edits = Table(
+    "message_edits",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("message_id", ForeignKey("messages.id"), nullable=False, index=True),
+    Column("previous_text", Text, nullable=False),
+    Column("edited_at", BigInteger, nullable=False),
+)
+
+message_hides = Table(
+    "message_hides",
+    metadata,
+    Column("user_id", ForeignKey("users.id"), primary_key=True),
+    Column("message_id", ForeignKey("messages.id"), primary_key=True),
+)
+
+reactions = Table(
+    "reactions",
+    metadata,
+    Column("message_id", ForeignKey("messages.id"), primary_key=True),
+    Column("user_id", ForeignKey("users.id"), primary_key=True),
+    Column("emoji", String(64), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# The event log. `position` is assigned under the stream_state row lock, so
+# commit order equals position order on every engine (see store/database.py).
+events = Table(
+    "events",
+    metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("conversation_id", ForeignKey("conversations.id"), nullable=True),
+    Column("user_id", ForeignKey("users.id"), nullable=True),  # set: only this user sees it
+    Column("type", String(40), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_events_conversation_position", "conversation_id", "position"),
+    Index("ix_events_user_position", "user_id", "position"),
+)
+
+stream_state = Table(
+    "stream_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("position", BigInteger, nullable=False),
+)
