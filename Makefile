@@ -1,0 +1,50 @@
+# Two commands set everything up on a fresh machine with Python 3.11+:
+#   make run   - serve on http://127.0.0.1:8000 (SQLite under ./var)
+#   make test  - run the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run demo test lint format bench migrate clean docs
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Backchannel needs Python 3.11 or newer (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/backchannel serve --host $(HOST) --port $(PORT) --data-dir var
+
+demo: $(VENV)/.installed
+	$(BIN)/backchannel demo --host $(HOST) --port $(PORT)
+
+migrate: $(VENV)/.installed
+	$(BIN)/backchannel migrate --data-dir var
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check backchannel tests bench
+	$(BIN)/ruff format --check backchannel tests bench
+	$(BIN)/mypy
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff format backchannel tests bench
+	$(BIN)/ruff check --fix backchannel tests bench
+
+docs: $(VENV)/.installed
+	$(BIN)/python -m backchannel.docgen > docs/configuration.md
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,281 @@
+"""Test harness: a fresh app on a real database per test, on SQLite and PostgreSQL.
+
+- `database_url` is parametrized: every test using it runs on SQLite (a copy
+  of a migrated template) and on PostgreSQL (a fresh schema, migrated) when
+  BACKCHANNEL_TEST_POSTGRES_URL is set. With BACKCHANNEL_TEST_REQUIRE_SERVICES=1
+  (CI) a missing PostgreSQL fails instead of skipping.
+- `api` registers users through the real ASGI app; every JSON response is
+  validated against the route's declared response schema (docs as code).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import BaseModel, TypeAdapter
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from backchannel.api.schemas import ErrorOut
+from backchannel.app import create_app
+from backchannel.config import Settings, load_settings
+from backchannel.services.core import Core
+from backchannel.store import migrate
+
+PG_URL = os.environ.get("BACKCHANNEL_TEST_POSTGRES_URL")
+REQUIRE_SERVICES = os.environ.get("BACKCHANNEL_TEST_REQUIRE_SERVICES") == "1"
+PASSWORD = "correct horse battery"
+
+
+def pg_sqlalchemy_url(url: str) -> str:
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def require_postgres() -> str:
+    if not PG_URL:
+        if REQUIRE_SERVICES:
+            pytest.fail("BACKCHANNEL_TEST_POSTGRES_URL must be set in CI")
+        pytest.skip("PostgreSQL tests need BACKCHANNEL_TEST_POSTGRES_URL")
+    return pg_sqlalchemy_url(PG_URL)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "backchannel.db"
+    engine = create_engine(f"sqlite:///{path}", poolclass=NullPool)
+    migrate.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+class PostgresSchema:
+    """A throw-away schema in the test database, with a URL that selects it."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.name = "t_" + secrets.token_hex(6)
+        self.url = f"{base_url}?options=-csearch_path%3D{self.name}"
+
+    def create(self, *, migrated: bool = True) -> str:
+        engine = create_engine(self.base_url, poolclass=NullPool)
+        with engine.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{self.name}"'))
+        engine.dispose()
+        if migrated:
+            engine = create_engine(self.url, poolclass=NullPool)
+            migrate.upgrade(engine)
+            engine.dispose()
+        return self.url
+
+    def drop(self) -> None:
+        engine = create_engine(self.base_url, poolclass=NullPool)
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE'))
+        engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    target = tmp_path / "db" / "backchannel.db"
+    target.parent.mkdir()
+    shutil.copy(sqlite_template, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    schema = PostgresSchema(require_postgres())
+    yield schema.create()
+    schema.drop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A migrated, empty database: SQLite, then PostgreSQL."""
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settings:
+    """Settings for tests: fast password hashing, a private data dir."""
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "database_url": database_url,
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 64,
+        "log_format": "text",
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url)
+
+
+class ValidatingApp:
+    """Wraps the ASGI app: checks each JSON response against the matched route's schema."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.checked = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 0
+        body = bytearray()
+        content_type = ""
+
+        async def capture(message: Any) -> None:
+            nonlocal status, content_type
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                content_type = dict(message.get("headers", [])).get(b"content-type", b"").decode()
+            elif message["type"] == "http.response.body":
+                body.extend(message.get("body", b""))
+            await send(message)
+
+        await self.app(scope, receive, capture)
+        if "application/json" not in content_type or not body:
+            return
+        if status >= 400:
+            ErrorOut.model_validate_json(bytes(body))
+            self.checked += 1
+            return
+        route = scope.get("route")
+        model = _response_model(route, status)
+        if model is not None:
+            TypeAdapter(model).validate_json(bytes(body))
+            self.checked += 1
+
+
+def _response_model(route: Any, status: int) -> Any:
+    responses = getattr(route, "responses", None) or {}
+    declared = responses.get(status) or responses.get(str(status))
+    if declared and "model" in declared:
+        return declared["model"]
+    model = getattr(route, "response_model", None)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return model
+    return None
+
+
+class User:
+    """A registered user with an authenticated HTTP client."""
+
+    def __init__(self, http: httpx.AsyncClient, token: str, profile: dict[str, Any]) -> None:
+        self.http = http
+        self.token = token
+        self.profile = profile
+        self.handle: str = profile["handle"]
+        self.id: str = profile["id"]
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return await self.http.request(method, path, headers=headers, **kwargs)
+
+    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", path, **kwargs)
+
+    async def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("POST", path, **kwargs)
+
+    async def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PUT", path, **kwargs)
+
+    async def patch(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PATCH", path, **kwargs)
+
+    async def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("DELETE", path, **kwargs)
+
+    # conveniences used across tests
+    async def direct(self, other: User) -> str:
+        r = await self.post("/api/v1/conversations", json={"kind": "direct", "members": [other.handle]})
+        assert r.status_code in (200, 201), r.text
+        return str(r.json()["id"])
+
+    async def group(self, *others: User, title: str | None = "group") -> str:
+        r = await self.post(
+            "/api/v1/conversations",
+            json={"kind": "group", "members": [o.handle for o in others], "title": title},
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    async def send(self, conversation_id: str, text: str, **extra: Any) -> dict[str, Any]:
+        r = await self.post(
+            f"/api/v1/conversations/{conversation_id}/messages", json={"text": text, **extra}
+        )
+        assert r.status_code in (200, 201), r.text
+        return dict(r.json())
+
+    async def sync(self, since: str | None = None, **params: Any) -> dict[str, Any]:
+        query = {k: v for k, v in {"since": since, **params}.items() if v is not None}
+        r = await self.get("/api/v1/sync", params=query)
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+
+class Api:
+    def __init__(self, http: httpx.AsyncClient, app: Any) -> None:
+        self.http = http
+        self.app = app
+        self._n = 0
+
+    @property
+    def core(self) -> Core:
+        core: Core = self.app.state.core
+        return core
+
+    async def register(self, handle: str | None = None, **extra: Any) -> User:
+        if handle is None:
+            self._n += 1
+            handle = f"user{self._n}_{secrets.token_hex(2)}"
+        r = await self.http.post(
+            "/api/v1/accounts", json={"handle": handle, "password": PASSWORD, **extra}
+        )
+        assert r.status_code == 201, r.text
+        body = r.json()
+        return User(self.http, body["token"], body["user"])
+
+    async def users(self, count: int) -> list[User]:
+        return [await self.register() for _ in range(count)]
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def http(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=ValidatingApp(app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+def api(http: httpx.AsyncClient, app: Any) -> Api:
+    return Api(http, app)
+
+
+@pytest.fixture
+def core(app: Any) -> Core:
+    result: Core = app.state.core
+    return result
