@@ -150,7 +150,7 @@ async def seed_demo(core: Any) -> None:
 
     people: dict[str, Requester] = {}
     for handle, name in DEMO_USERS:
-        profile, token = await accounts.register(
+        _profile, token = await accounts.register(
             core, handle=handle, password=DEMO_PASSWORD, display_name=name, device_name="demo"
         )
         people[handle] = await accounts.authenticate(core, token)

@@ -53,7 +53,7 @@ async def read_batch(core: Core, requester: Requester, since: int, limit: int) -
         events = [
             orjson.Fragment(
                 b'{"position":%d,"type":"%s","at":"%s","data":%s}'
-                % (position, type_.encode(), iso(created).encode(), payload.encode())
+                % (position, type_.encode(), (iso(created) or "").encode(), payload.encode())
             )
             for position, type_, payload, created in rows
         ]

@@ -6,11 +6,14 @@ an event with the code that renders a fetch.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 DELETED_NAME = "Deleted user"
+
+# Store rows (SQLAlchemy RowMapping) or plain dicts with the same keys.
+Row = Mapping[Any, Any]
 
 
 def iso(ms: int | None) -> str | None:
@@ -22,7 +25,7 @@ def iso(ms: int | None) -> str | None:
     )
 
 
-def user_view(row: Mapping[str, Any]) -> dict[str, Any]:
+def user_view(row: Row) -> dict[str, Any]:
     deleted = row["deactivated_at"] is not None
     return {
         "id": row["pid"],
@@ -32,7 +35,7 @@ def user_view(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def profile_view(row: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+def profile_view(row: Row, **extra: Any) -> dict[str, Any]:
     view = user_view(row)
     view["bio"] = "" if view["deleted"] else row["bio"]
     view["created_at"] = iso(row["created_at"])
@@ -41,7 +44,7 @@ def profile_view(row: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
 
 
 def message_view(
-    row: Mapping[str, Any], reactions: list[tuple[str, str]] | None = None
+    row: Row, reactions: list[tuple[str, str]] | None = None
 ) -> dict[str, Any]:
     """A message as every member sees it. Unsent messages keep only their tombstone."""
     unsent = row["unsent_at"] is not None
@@ -76,7 +79,7 @@ def message_view(
 
 
 def conversation_view(
-    row: Mapping[str, Any], member_rows: list[Mapping[str, Any]]
+    row: Row, member_rows: Sequence[Row]
 ) -> dict[str, Any]:
     """The parts of a conversation every member sees alike (no unread counts)."""
     return {

@@ -92,6 +92,9 @@ class _Write(Generic[T]):
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
 
+_CONTROL = ("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT")
+
+
 class QueryCounter:
     """Counts statements per named transaction (for query-count pins and metrics)."""
 
@@ -109,7 +112,9 @@ class QueryCounter:
         finally:
             self._local.name = previous
 
-    def on_execute(self, *_args: Any) -> None:
+    def on_execute(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith(_CONTROL):
+            return  # transaction control, not a query
         name = getattr(self._local, "name", None) or "unnamed"
         with self._lock:
             self.totals[name] = self.totals.get(name, 0) + 1

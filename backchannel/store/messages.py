@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, RowMapping, delete, func, insert, literal, select, update
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, Select, delete, func, insert, literal, select, update
 
 from backchannel.store.tables import (
     conversations,
@@ -44,7 +46,7 @@ FULL_COLUMNS = (
 )
 
 
-def _full_select():  # type: ignore[no-untyped-def]
+def _full_select() -> Select[Any]:
     return (
         select(*FULL_COLUMNS)
         .join(conversations, conversations.c.id == messages.c.conversation_id)

@@ -1,0 +1,182 @@
+"""The store: migrations match the declared schema, group commit, query-count pins."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, select
+from sqlalchemy.pool import NullPool
+
+from backchannel.errors import BackchannelError
+from backchannel.store import events as event_db
+from backchannel.store import migrate
+from backchannel.store.database import Store, WriteTxn
+from backchannel.store.tables import metadata, stream_state, users
+from tests.conftest import Api
+
+
+def test_migrations_match_tables(database_url: str) -> None:
+    """The migrated database has exactly the schema tables.py declares."""
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            diff = compare_metadata(context, metadata)
+        assert diff == []
+        assert migrate.is_current(engine)
+    finally:
+        engine.dispose()
+
+
+def test_downgrade_and_upgrade_again(sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url, poolclass=NullPool)
+    try:
+        migrate.upgrade(engine, "head")
+        from alembic import command
+
+        config = migrate._config()
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "base")
+        assert migrate.current_revision(engine) is None
+        migrate.upgrade(engine)
+        assert migrate.is_current(engine)
+    finally:
+        engine.dispose()
+
+
+async def _store(url: str) -> Store:
+    store = Store(url, read_pool_size=2)
+    await store.start()
+    return store
+
+
+async def test_group_commit_isolates_a_failing_write(database_url: str) -> None:
+    """Concurrent writes share commits; one that raises rolls back alone."""
+    store = await _store(database_url)
+    try:
+
+        def insert(n: int):  # type: ignore[no-untyped-def]
+            def txn(t: WriteTxn) -> int:
+                position = t.next_position()
+                event_db.append(t.conn, position=position, type="test", payload="{}", now=0)
+                if n == 7:
+                    raise BackchannelError("invalid_request", "seven is refused")
+                return position
+
+            return txn
+
+        results = await asyncio.gather(
+            *(store.write(f"w{n}", insert(n)) for n in range(40)), return_exceptions=True
+        )
+        failures = [r for r in results if isinstance(r, BaseException)]
+        positions = [r for r in results if isinstance(r, int)]
+        assert len(failures) == 1 and isinstance(failures[0], BackchannelError)
+        assert len(positions) == 39 and len(set(positions)) == 39
+        assert store.write_batches < store.writes  # some writes shared a commit
+
+        def read(t):  # type: ignore[no-untyped-def]
+            current = event_db.current_position(t.conn)
+            stored = t.conn.execute(
+                select(event_db.events.c.position).order_by(event_db.events.c.position)
+            ).scalars()
+            return current, list(stored)
+
+        current, stored = await store.read("check", read)
+        assert stored == sorted(positions)  # the refused write left nothing behind
+        # The refused write's position is skipped, never reused: the counter may pass it.
+        assert max(positions) <= current <= max(positions) + 1
+    finally:
+        await store.close()
+
+
+async def test_write_error_from_database_reaches_only_its_caller(database_url: str) -> None:
+    store = await _store(database_url)
+    try:
+
+        def duplicate(t: WriteTxn) -> None:
+            for _ in range(2):
+                t.conn.execute(
+                    users.insert().values(
+                        pid="u_dup", handle="dup", display_name="d", created_at=0
+                    )
+                )
+
+        def fine(t: WriteTxn) -> int:
+            return int(t.conn.execute(select(stream_state.c.position)).scalar_one())
+
+        results = await asyncio.gather(
+            store.write("dup", duplicate), store.write("fine", fine), return_exceptions=True
+        )
+        assert isinstance(results[0], Exception)
+        assert isinstance(results[1], int)
+    finally:
+        await store.close()
+
+
+async def test_closed_store_refuses_writes(sqlite_url: str) -> None:
+    store = await _store(sqlite_url)
+    await store.close()
+    with pytest.raises(BackchannelError) as info:
+        await store.write("late", lambda t: None)
+    assert info.value.code == "unavailable"
+
+
+# --- query-count pins: an N+1 on a hot path fails here ------------------------------
+
+
+def _reset(api: Api) -> dict[str, int]:
+    api.core.store.queries.totals.clear()
+    return api.core.store.queries.totals
+
+
+async def test_send_message_statement_count(api: Api) -> None:
+    alice, bob = await api.register(), await api.register()
+    conversation = await alice.direct(bob)
+    first = await alice.send(conversation, "warm up")
+    totals = _reset(api)
+    await alice.send(conversation, "hello", txn_id="pin-1")
+    # access, txn_id lookup, insert message, append event, update conversation
+    assert totals["send_message"] == 5
+    assert totals["authenticate"] == 1
+    totals.clear()
+    await alice.send(conversation, "a reply", txn_id="pin-2", reply_to=first["id"])
+    assert totals["send_message"] == 6  # + the quoted message
+
+
+async def test_inbox_statement_count_does_not_grow_with_conversations(api: Api) -> None:
+    me = await api.register()
+    others = await api.users(6)
+    counts = []
+    for batch in (others[:2], others[2:]):
+        for other in batch:
+            conversation = await me.direct(other)
+            message = await other.send(conversation, "hi")
+            await other.put(
+                f"/api/v1/conversations/{conversation}/messages/{message['id']}/reactions",
+                json={"emoji": "👍"},
+            )
+        totals = _reset(api)
+        r = await me.get("/api/v1/conversations")
+        assert r.status_code == 200
+        counts.append(totals["inbox"])
+    assert len(r.json()["items"]) == 6
+    assert counts[0] == counts[1] == 4
+
+
+async def test_history_and_sync_statement_counts(api: Api) -> None:
+    alice, bob = await api.register(), await api.register()
+    conversation = await alice.direct(bob)
+    token = (await bob.sync())["next"]
+    for i in range(30):
+        await alice.send(conversation, f"m{i}")
+    totals = _reset(api)
+    page = (await bob.get(f"/api/v1/conversations/{conversation}/messages")).json()
+    assert len(page["items"]) == 30
+    assert totals["history"] == 3  # access, page, reactions
+    batch = await bob.sync(token)
+    assert len(batch["events"]) == 30
+    assert totals["sync"] == 2  # committed position, events
