@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -60,14 +61,17 @@ def _migrate(settings: Settings) -> str:
 
 def _with_core(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
     """Run `fn(core)` against the configured database, outside any server."""
-    from backchannel.app import build_store, check_migrated
+    from backchannel.app import NotMigrated, build_store, check_migrated
     from backchannel.broker.local import LocalBroker
     from backchannel.observability import Metrics
     from backchannel.services.core import Core
 
     async def run() -> T:
         store = build_store(settings)
-        check_migrated(store)
+        try:
+            check_migrated(store)
+        except NotMigrated as exc:
+            _fail(str(exc))
         core = Core(settings=settings, store=store, broker=LocalBroker(), metrics=Metrics())
         await store.start()
         try:
@@ -120,18 +124,42 @@ def serve(
         check_migrated(build_store(settings))
     except NotMigrated as exc:
         _fail(str(exc))
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        ws="websockets-sansio",
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
-        server_header=False,
+    application = create_app(settings)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            # Like uvicorn's, without re-raising the signal after shutdown:
+            # SIGTERM is the normal way to stop, so it exits 0.
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True
+            else:
+                self.should_exit = True
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            # Before uvicorn waits for requests in flight: long-polls return now.
+            core = getattr(application.state, "core", None)
+            if core is not None:
+                core.shutting_down = True
+                core.broker.wake_all()
+            await super().shutdown(sockets)
+
+    server = Server(
+        uvicorn.Config(
+            application,
+            host=settings.host,
+            port=settings.port,
+            loop="uvloop",
+            http="httptools",
+            ws="websockets-sansio",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
+            server_header=False,
+        )
     )
+    server.run()
+    if not server.started:
+        raise typer.Exit(3)
 
 
 DEMO_PASSWORD = "demo-password"

@@ -54,7 +54,17 @@ class Settings(BaseSettings):
 
     # --- store --------------------------------------------------------------
     read_pool_size: int = Field(
-        4, ge=1, le=64, description="Database connections (and threads) used for reads."
+        2,
+        ge=1,
+        le=64,
+        description="Database connections (and threads) used for reads. Reads are mostly "
+        "Python work under the GIL, so more threads rarely help on SQLite.",
+    )
+    auth_cache_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="How long a node remembers a valid bearer token. A logout or revocation "
+        "takes effect at once on the node that handled it and within this time on others.",
     )
     group_commit_max: int = Field(
         512,

@@ -14,7 +14,7 @@ from backchannel.errors import BackchannelError
 from backchannel.store import events as event_db
 from backchannel.store import migrate
 from backchannel.store.database import Store, WriteTxn
-from backchannel.store.tables import metadata, stream_state, users
+from backchannel.store.tables import events, metadata, stream_state, users
 from tests.conftest import Api
 
 
@@ -81,7 +81,7 @@ async def test_group_commit_isolates_a_failing_write(database_url: str) -> None:
         def read(t):  # type: ignore[no-untyped-def]
             current = event_db.current_position(t.conn)
             stored = t.conn.execute(
-                select(event_db.events.c.position).order_by(event_db.events.c.position)
+                select(events.c.position).order_by(events.c.position)
             ).scalars()
             return current, list(stored)
 
@@ -141,7 +141,7 @@ async def test_send_message_statement_count(api: Api) -> None:
     await alice.send(conversation, "hello", txn_id="pin-1")
     # access, txn_id lookup, insert message, append event, update conversation
     assert totals["send_message"] == 5
-    assert totals["authenticate"] == 1
+    assert "authenticate" not in totals  # the token was cached by the earlier requests
     totals.clear()
     await alice.send(conversation, "a reply", txn_id="pin-2", reply_to=first["id"])
     assert totals["send_message"] == 6  # + the quoted message

@@ -14,7 +14,8 @@ from backchannel.services.core import Core, Requester
 bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/sessions.")
 
 
-def get_core(request: Request) -> Core:
+async def get_core(request: Request) -> Core:
+    # async: a plain `def` dependency would cost a thread hop per request
     core: Core = request.app.state.core
     return core
 
@@ -25,7 +26,8 @@ async def get_requester(
 ) -> Requester:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise BackchannelError("unauthenticated", "Send `Authorization: Bearer <token>`.")
-    return await accounts.authenticate(get_core(request), credentials.credentials)
+    core: Core = request.app.state.core
+    return await accounts.authenticate(core, credentials.credentials)
 
 
 CoreDep = Annotated[Core, Depends(get_core)]

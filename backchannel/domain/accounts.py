@@ -24,8 +24,7 @@ def normalize_handle(raw: str) -> str:
     if not HANDLE_RE.fullmatch(handle):
         raise BackchannelError(
             "invalid_handle",
-            f"Handles are 3-30 characters of a-z, 0-9, '_' and '.'; got {len(handle)} "
-            "characters" + ("" if len(handle) > 30 else " including others"),
+            f"Handles are 3-30 characters of a-z, 0-9, '_' and '.'; got {raw[:40]!r}.",
         )
     return handle
 

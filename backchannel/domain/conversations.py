@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from backchannel.errors import BackchannelError
 
 TITLE_MAX = 100
@@ -43,4 +45,6 @@ def check_title(title: str | None) -> str | None:
         raise BackchannelError(
             "invalid_request", f"Titles may have at most {TITLE_MAX} characters."
         )
+    if any(unicodedata.category(ch) == "Cc" for ch in title):
+        raise BackchannelError("invalid_request", "Titles must not contain control characters.")
     return title or None

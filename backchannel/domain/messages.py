@@ -8,6 +8,7 @@ from backchannel.errors import BackchannelError
 
 REACTION_MAX_CODEPOINTS = 16
 _ALLOWED_CONTROLS = {"\n", "\t"}
+_EMOJI_PUNCTUATION = {"\u203c", "\u2049", "\u3030", "\u303d"}  # ‼ ⁉ 〰 〽
 
 
 def check_text(text: str, *, max_length: int) -> str:
@@ -41,6 +42,14 @@ def check_reaction(emoji: str) -> str:
             raise BackchannelError("invalid_reaction", "A reaction is a single emoji.")
         if category.startswith("L") and not ch.isascii():
             raise BackchannelError("invalid_reaction", "A reaction is an emoji, not a letter.")
+        # Digits, punctuation and currency beyond ASCII (an ASCII digit may start a
+        # keycap) are text, except the few punctuation marks that are emoji.
+        if (
+            (category[0] in "NP" or category == "Sc")
+            and not ch.isascii()
+            and ch not in _EMOJI_PUNCTUATION
+        ):
+            raise BackchannelError("invalid_reaction", "A reaction is an emoji, not text.")
     return emoji
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, RowMapping
 
+from backchannel.domain.ids import is_public_id
 from backchannel.errors import BackchannelError
 from backchannel.services.core import Requester
 from backchannel.store import conversations as conv_db
@@ -21,7 +22,9 @@ def conversation(conn: Connection, requester: Requester, conversation_pid: str) 
     Raises `conversation_not_found` when it does not exist and, identically,
     when the requester is not (or no longer) a member.
     """
-    row = conv_db.conversation_for_member(conn, conversation_pid, requester.user_id)
+    row = None
+    if is_public_id(conversation_pid):
+        row = conv_db.conversation_for_member(conn, conversation_pid, requester.user_id)
     if row is None:
         raise BackchannelError("conversation_not_found", "No such conversation.")
     return row
@@ -35,13 +38,15 @@ def message(
     Not found: no such message, another conversation's, from before the
     requester joined, or deleted for them. All look the same.
     """
-    row = msg_db.visible_message(
-        conn,
-        conversation_id=conversation["id"],
-        pid=message_pid,
-        from_position=conversation["joined_position"],
-        user_id=requester.user_id,
-    )
+    row = None
+    if is_public_id(message_pid):
+        row = msg_db.visible_message(
+            conn,
+            conversation_id=conversation["id"],
+            pid=message_pid,
+            from_position=conversation["joined_position"],
+            user_id=requester.user_id,
+        )
     if row is None:
         raise BackchannelError("message_not_found", "No such message.")
     return row

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from backchannel.domain import accounts as rules
-from backchannel.domain.ids import new_id, new_token, token_hash
+from backchannel.domain.ids import is_public_id, new_id, new_token, token_hash
 from backchannel.errors import BackchannelError
 from backchannel.services.core import Core, Requester
 from backchannel.services.views import iso, profile_view
@@ -103,6 +103,9 @@ async def login(
 async def authenticate(core: Core, token: str) -> Requester:
     """The requester a bearer token stands for, or `unauthenticated`."""
     hashed = token_hash(token)
+    cached = core.cached_requester(hashed)
+    if cached is not None:
+        return cached
     row = await core.store.read("authenticate", lambda t: db.session_with_user(t.conn, hashed))
     if row is None:
         raise BackchannelError("unauthenticated", "The bearer token is unknown or revoked.")
@@ -116,6 +119,7 @@ async def authenticate(core: Core, token: str) -> Requester:
         core.spawn(
             core.store.write("touch_session", lambda t: db.touch_session(t.conn, session_id, now))
         )
+    core.remember_token(hashed, requester)
     return requester
 
 
@@ -127,6 +131,7 @@ async def logout(core: Core, requester: Requester) -> None:
             db.delete_session_by_id(t.conn, session_id)
 
     await core.store.write("logout", txn)
+    core.forget_user_tokens(requester.user_id)
 
 
 async def list_sessions(core: Core, requester: Requester) -> list[dict[str, Any]]:
@@ -147,10 +152,13 @@ async def list_sessions(core: Core, requester: Requester) -> list[dict[str, Any]
 
 async def revoke_session(core: Core, requester: Requester, session_pid: str) -> None:
     def txn(t: WriteTxn) -> None:
-        if not db.delete_session(t.conn, user_id=requester.user_id, session_pid=session_pid):
+        if not is_public_id(session_pid) or not db.delete_session(
+            t.conn, user_id=requester.user_id, session_pid=session_pid
+        ):
             raise BackchannelError("session_not_found", "You have no session with that id.")
 
     await core.store.write("revoke_session", txn)
+    core.forget_user_tokens(requester.user_id)
 
 
 async def change_password(
@@ -173,7 +181,9 @@ async def change_password(
             t.conn, user_id=requester.user_id, keep_id=requester.session_id
         )
 
-    return await core.store.write("change_password", txn)
+    revoked = await core.store.write("change_password", txn)
+    core.forget_user_tokens(requester.user_id)
+    return revoked
 
 
 async def set_password_admin(core: Core, handle: str, new_password: str) -> None:
@@ -182,14 +192,15 @@ async def set_password_admin(core: Core, handle: str, new_password: str) -> None
     rules.check_password(new_password, handle=handle, min_length=core.settings.min_password_length)
     new_hash = await core.hash_password(new_password)
 
-    def txn(t: WriteTxn) -> None:
+    def txn(t: WriteTxn) -> int:
         user = db.user_by_handle(t.conn, handle)
         if user is None:
             raise BackchannelError("user_not_found", f"No active user {handle!r}.")
         db.update_user(t.conn, user["id"], password_hash=new_hash)
         db.delete_sessions_except(t.conn, user_id=user["id"], keep_id=None)
+        return int(user["id"])
 
-    await core.store.write("set_password_admin", txn)
+    core.forget_user_tokens(await core.store.write("set_password_admin", txn))
 
 
 async def get_me(core: Core, requester: Requester) -> dict[str, Any]:
@@ -224,7 +235,9 @@ async def update_me(
         followers, following = db.follow_counts(t.conn, requester.user_id)
         return profile_view(user, followers_count=followers, following_count=following)
 
-    return await core.store.write("update_me", txn)
+    profile = await core.store.write("update_me", txn)
+    core.forget_user_tokens(requester.user_id)  # cached requesters carry the display name
+    return profile
 
 
 async def deactivate(core: Core, requester: Requester, *, password: str) -> None:
@@ -260,6 +273,7 @@ async def deactivate_user(core: Core, user_id: int) -> None:
             conversation_service.leave_in_txn(t, conversation_id, user_id, by_id=user_id)
 
     await core.store.write("deactivate_user", txn)
+    core.forget_user_tokens(user_id)
 
 
 async def create_user_admin(

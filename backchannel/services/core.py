@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,8 @@ from backchannel.observability import Metrics
 from backchannel.store.database import Store
 
 log = logging.getLogger(__name__)
+
+AUTH_CACHE_MAX = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,8 @@ class Core:
     metrics: Metrics
     hasher: PasswordHasher = field(init=False)
     background: set[asyncio.Task[object]] = field(default_factory=set)
+    # token hash -> (requester, monotonic expiry); see `auth_cache_seconds`.
+    auth_cache: dict[str, tuple[Requester, float]] = field(default_factory=dict)
     shutting_down: bool = False
 
     def __post_init__(self) -> None:
@@ -47,6 +52,28 @@ class Core:
         )
         self.store.on_commit = self.broker.publish_position
         self._dummy_hash: str | None = None
+
+    def remember_token(self, hashed: str, requester: Requester) -> None:
+        ttl = self.settings.auth_cache_seconds
+        if ttl <= 0:
+            return
+        if len(self.auth_cache) >= AUTH_CACHE_MAX:
+            self.auth_cache.clear()  # crude but bounded; refills at one read per token
+        self.auth_cache[hashed] = (requester, time.monotonic() + ttl)
+
+    def cached_requester(self, hashed: str) -> Requester | None:
+        entry = self.auth_cache.get(hashed)
+        if entry is None:
+            return None
+        if entry[1] < time.monotonic():
+            del self.auth_cache[hashed]
+            return None
+        return entry[0]
+
+    def forget_user_tokens(self, user_id: int) -> None:
+        """Drop a user's cached tokens (logout, revocation, password or profile change)."""
+        for hashed in [h for h, (r, _) in self.auth_cache.items() if r.user_id == user_id]:
+            self.auth_cache.pop(hashed, None)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run a best-effort coroutine in the background, keeping a reference to it."""

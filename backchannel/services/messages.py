@@ -37,7 +37,7 @@ async def send_message(
 
     def txn(t: WriteTxn) -> tuple[dict[str, Any], bool]:
         conversation = access.conversation(t.conn, requester, conversation_pid)
-        if txn_id is not None:
+        if txn_id is not None and db.txn_used(t.conn, requester.user_id, txn_id):
             existing = db.message_by_txn(t.conn, requester.user_id, txn_id)
             if existing is not None:
                 _check_same_request(existing, conversation_pid, text)
@@ -120,9 +120,7 @@ def _insert(
         conversation_id=conversation["id"],
         position=position,
     )
-    conv_db.update_conversation(
-        t.conn, conversation["id"], last_position=position, last_message_at=t.now_ms
-    )
+    conv_db.touch(t.conn, conversation["id"], position=position, at=t.now_ms)
     return view
 
 

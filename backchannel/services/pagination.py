@@ -8,6 +8,7 @@ import binascii
 from backchannel.errors import BackchannelError
 
 MAX_LIMIT = 100
+MAX_PART = 2**63 - 1
 
 
 def encode(*parts: int) -> str:
@@ -23,7 +24,8 @@ def decode(cursor: str | None, arity: int) -> tuple[int, ...] | None:
         parts = tuple(int(p) for p in raw.split(":"))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise BackchannelError("invalid_token", "The cursor is malformed.") from None
-    if len(parts) != arity or any(p < 0 for p in parts):
+    # Positions, times and ids are BIGINT columns: anything larger is no cursor we made.
+    if len(parts) != arity or any(p < 0 or p > MAX_PART for p in parts):
         raise BackchannelError("invalid_token", "The cursor is malformed.")
     return parts
 

@@ -52,7 +52,10 @@ def message_view(
     if row["reply_pid"] is not None:
         reply = {
             "id": row["reply_pid"],
-            "sender_handle": row["reply_sender_handle"],
+            # A deactivated sender's handle is a "~" placeholder: never shown.
+            "sender_handle": None
+            if (row["reply_sender_handle"] or "~").startswith("~")
+            else row["reply_sender_handle"],
             "text": None if row["reply_text"] is None else row["reply_text"][:200],
         }
     grouped: dict[str, list[str]] = {}

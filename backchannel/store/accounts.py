@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, delete, func, insert, or_, select, update
 
+from backchannel.store.prepared import Prepared
 from backchannel.store.tables import follows, sessions, users
 
 USER_COLUMNS = (
@@ -125,22 +126,20 @@ def insert_session(
     )
 
 
+_SESSION_WITH_USER = Prepared(
+    "session_with_user",
+    """
+    SELECT s.id AS session_id, s.pid AS session_pid, s.last_used_at,
+           u.id, u.pid, u.handle, u.display_name, u.bio, u.created_at, u.deactivated_at
+    FROM sessions s JOIN users u ON u.id = s.user_id
+    WHERE s.token_hash = :token_hash AND u.deactivated_at IS NULL
+    """,
+)
+
+
 def session_with_user(conn: Connection, token_hash: str) -> RowMapping | None:
-    """The session and its (active) user for a token hash, in one query."""
-    return (
-        conn.execute(
-            select(
-                sessions.c.id.label("session_id"),
-                sessions.c.pid.label("session_pid"),
-                sessions.c.last_used_at,
-                *USER_COLUMNS,
-            )
-            .join(users, users.c.id == sessions.c.user_id)
-            .where(sessions.c.token_hash == token_hash, users.c.deactivated_at.is_(None))
-        )
-        .mappings()
-        .first()
-    )
+    """The session and its (active) user for a token hash, in one query (every request)."""
+    return _SESSION_WITH_USER(conn, token_hash=token_hash).mappings().first()
 
 
 def touch_session(conn: Connection, session_id: int, now: int) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import (
 )
 
 from backchannel.store.accounts import USER_COLUMNS
+from backchannel.store.prepared import Prepared
 from backchannel.store.tables import (
     conversations,
     member_spans,
@@ -39,21 +40,24 @@ MEMBERSHIP_COLUMNS = (
 )
 
 
+_CONVERSATION_FOR_MEMBER = Prepared(
+    "conversation_for_member",
+    """
+    SELECT c.id, c.pid, c.kind, c.title, c.created_at, c.last_position, c.last_message_at,
+           m.role, m.joined_position, m.read_position
+    FROM conversations c JOIN members m ON m.conversation_id = c.id
+    WHERE c.pid = :pid AND m.user_id = :user_id
+    """,
+)
+
+
 def conversation_for_member(conn: Connection, pid: str, user_id: int) -> RowMapping | None:
     """The conversation with this public id and the user's membership, or None.
 
     None both when the conversation does not exist and when the user is not a
-    member: callers turn both into the same 404.
+    member: callers turn both into the same 404. (Hot path: prepared SQL.)
     """
-    return (
-        conn.execute(
-            select(*CONVERSATION_COLUMNS, *MEMBERSHIP_COLUMNS)
-            .join(members, members.c.conversation_id == conversations.c.id)
-            .where(conversations.c.pid == pid, members.c.user_id == user_id)
-        )
-        .mappings()
-        .first()
-    )
+    return _CONVERSATION_FOR_MEMBER(conn, pid=pid, user_id=user_id).mappings().first()
 
 
 def conversations_for_member(
@@ -219,10 +223,21 @@ def member_count(conn: Connection, conversation_id: int) -> int:
     )
 
 
+_TOUCH = Prepared(
+    "touch_conversation",
+    "UPDATE conversations SET last_position = :position, last_message_at = :at WHERE id = :id",
+)
+
+
 def update_conversation(conn: Connection, conversation_id: int, **values: object) -> None:
     conn.execute(
         update(conversations).where(conversations.c.id == conversation_id).values(**values)
     )
+
+
+def touch(conn: Connection, conversation_id: int, *, position: int, at: int) -> None:
+    """Record a new message as the conversation's latest activity (hot path)."""
+    _TOUCH(conn, position=position, at=at, id=conversation_id)
 
 
 def set_read_position(

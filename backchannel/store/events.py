@@ -1,10 +1,48 @@
-"""SQL for the event log: append, and read a user's slice of it."""
+"""SQL for the event log: append, and read a user's slice of it.
+
+All three statements are on hot paths (every send, every sync), so they are
+prepared SQL (see store/prepared.py).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, insert, or_, select, union_all
+from typing import Any
 
-from backchannel.store.tables import events, member_spans, stream_state
+from sqlalchemy import Connection
+
+from backchannel.store.prepared import Prepared
+
+_APPEND = Prepared(
+    "append_event",
+    """
+    INSERT INTO events (position, conversation_id, user_id, type, payload, created_at)
+    VALUES (:position, :conversation_id, :user_id, :type, :payload, :created_at)
+    """,
+)
+_CURRENT = Prepared("current_position", "SELECT position FROM stream_state WHERE id = 1")
+# Conversation events while the user's membership span covers their position
+# (joining and leaving events included), then events addressed to the user.
+_FOR_USER = Prepared(
+    "events_for_user",
+    """
+    SELECT position, type, payload, created_at FROM (
+        SELECT e.position, e.type, e.payload, e.created_at
+        FROM member_spans s
+        JOIN events e ON e.conversation_id = s.conversation_id
+        WHERE s.user_id = :user_id
+          AND e.user_id IS NULL
+          AND e.position > :since AND e.position <= :upto
+          AND e.position >= s.start_position
+          AND (s.end_position IS NULL OR e.position <= s.end_position)
+        UNION ALL
+        SELECT e.position, e.type, e.payload, e.created_at
+        FROM events e
+        WHERE e.user_id = :user_id AND e.position > :since AND e.position <= :upto
+    ) AS visible
+    ORDER BY position
+    LIMIT :limit
+    """,
+)
 
 
 def append(
@@ -18,49 +56,25 @@ def append(
     user_id: int | None = None,
 ) -> None:
     """Append one event. `user_id` set: only that user ever sees it."""
-    conn.execute(
-        insert(events).values(
-            position=position,
-            conversation_id=conversation_id,
-            user_id=user_id,
-            type=type,
-            payload=payload,
-            created_at=now,
-        )
+    _APPEND(
+        conn,
+        position=position,
+        conversation_id=conversation_id,
+        user_id=user_id,
+        type=type,
+        payload=payload,
+        created_at=now,
     )
 
 
 def current_position(conn: Connection) -> int:
     """The highest position committed: every event at or below it is visible."""
-    return int(conn.execute(select(stream_state.c.position)).scalar_one())
+    return int(_CURRENT(conn).scalar_one())
 
 
 def events_for_user(
     conn: Connection, user_id: int, *, since: int, upto: int, limit: int
 ) -> list[tuple[int, str, str, int]]:
-    """(position, type, payload, created_at) of the events in (since, upto] the user may see.
-
-    Conversation events are visible while the user's membership span covers
-    their position (joining and leaving events included); events addressed to
-    a user are visible to that user only.
-    """
-    shared = (
-        select(events.c.position, events.c.type, events.c.payload, events.c.created_at)
-        .join(member_spans, member_spans.c.conversation_id == events.c.conversation_id)
-        .where(
-            member_spans.c.user_id == user_id,
-            events.c.user_id.is_(None),
-            events.c.position > since,
-            events.c.position <= upto,
-            events.c.position >= member_spans.c.start_position,
-            or_(
-                member_spans.c.end_position.is_(None),
-                events.c.position <= member_spans.c.end_position,
-            ),
-        )
-    )
-    personal = select(
-        events.c.position, events.c.type, events.c.payload, events.c.created_at
-    ).where(and_(events.c.user_id == user_id, events.c.position > since, events.c.position <= upto))
-    query = union_all(shared, personal).order_by("position").limit(limit)
-    return [(int(p), t, d, int(c)) for p, t, d, c in conn.execute(query)]
+    """(position, type, payload, created_at) of the events in (since, upto] the user may see."""
+    rows: list[Any] = _FOR_USER(conn, user_id=user_id, since=since, upto=upto, limit=limit).all()
+    return [(int(row[0]), row[1], row[2], int(row[3])) for row in rows]

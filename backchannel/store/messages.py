@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, Select, delete, func, insert, literal, select, update
 
+from backchannel.store.prepared import Prepared
 from backchannel.store.tables import (
     conversations,
     message_edits,
@@ -56,6 +57,20 @@ def _full_select() -> Select[Any]:
     )
 
 
+_INSERT_MESSAGE = Prepared(
+    "insert_message",
+    """
+    INSERT INTO messages (pid, conversation_id, sender_id, position, txn_id, text,
+                          reply_to_id, forwarded, created_at)
+    VALUES (:pid, :conversation_id, :sender_id, :position, :txn_id, :text,
+            :reply_to_id, :forwarded, :created_at)
+    """,
+)
+_TXN_USED = Prepared(
+    "txn_used", "SELECT 1 FROM messages WHERE sender_id = :sender_id AND txn_id = :txn_id"
+)
+
+
 def insert_message(
     conn: Connection,
     *,
@@ -68,24 +83,25 @@ def insert_message(
     reply_to_id: int | None,
     forwarded: bool,
     now: int,
-) -> int:
-    return int(
-        conn.execute(
-            insert(messages)
-            .values(
-                pid=pid,
-                conversation_id=conversation_id,
-                sender_id=sender_id,
-                position=position,
-                txn_id=txn_id,
-                text=text,
-                reply_to_id=reply_to_id,
-                forwarded=int(forwarded),
-                created_at=now,
-            )
-            .returning(messages.c.id)
-        ).scalar_one()
+) -> None:
+    """Insert a message (hot path: prepared SQL, no RETURNING round trip)."""
+    _INSERT_MESSAGE(
+        conn,
+        pid=pid,
+        conversation_id=conversation_id,
+        sender_id=sender_id,
+        position=position,
+        txn_id=txn_id,
+        text=text,
+        reply_to_id=reply_to_id,
+        forwarded=int(forwarded),
+        created_at=now,
     )
+
+
+def txn_used(conn: Connection, sender_id: int, txn_id: str) -> bool:
+    """Whether the sender already used this txn_id (cheap check before the full lookup)."""
+    return _TXN_USED(conn, sender_id=sender_id, txn_id=txn_id).first() is not None
 
 
 def message_by_txn(conn: Connection, sender_id: int, txn_id: str) -> RowMapping | None:

@@ -1,0 +1,213 @@
+"""Send-path benchmark: durable messages per second, printed as JSON.
+
+Two measurements on the embedded default (SQLite, WAL, synchronous=FULL):
+- `service`: concurrent `send_message` calls in-process (store + group commit,
+  no HTTP), the ceiling of the send path;
+- `rest`: a real `backchannel serve` process, POSTed to by a load generator
+  in a separate process with keep-alive connections.
+
+Usage: python -m bench.send [--messages N] [--concurrency C]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+FAST_HASH = {"BACKCHANNEL_ARGON2_TIME_COST": "1", "BACKCHANNEL_ARGON2_MEMORY_KIB": "64"}
+
+
+async def bench_service(data_dir: Path, messages: int, concurrency: int) -> dict[str, Any]:
+    from backchannel.app import build_store
+    from backchannel.broker.local import LocalBroker
+    from backchannel.config import load_settings
+    from backchannel.observability import Metrics
+    from backchannel.services import accounts, conversations
+    from backchannel.services import messages as message_service
+    from backchannel.services.core import Core
+    from backchannel.store import migrate
+
+    settings = load_settings(data_dir=data_dir, argon2_time_cost=1, argon2_memory_kib=64)
+    store = build_store(settings)
+    engine = store.migration_engine()
+    migrate.upgrade(engine)
+    engine.dispose()
+    core = Core(settings=settings, store=store, broker=LocalBroker(), metrics=Metrics())
+    await store.start()
+    try:
+        people = []
+        for i in range(2 * 10):
+            _, token = await accounts.register(
+                core, handle=f"bench{i}", password="bench password", display_name=None,
+                device_name="bench",
+            )
+            people.append(await accounts.authenticate(core, token))
+        pairs = []
+        for i in range(0, len(people), 2):
+            conv, _ = await conversations.open_direct(core, people[i], [people[i + 1].handle])
+            pairs.append((people[i], conv["id"]))
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for n in range(messages):
+            queue.put_nowait(n)
+
+        async def worker() -> None:
+            while not queue.empty():
+                n = queue.get_nowait()
+                sender, conv = pairs[n % len(pairs)]
+                await message_service.send_message(
+                    core, sender, conv, txn_id=f"s{n}", text=f"message {n}"
+                )
+
+        cpu0 = time.process_time()
+        t0 = time.perf_counter()
+        batches0, writes0 = store.write_batches, store.writes
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
+        return {
+            "messages": messages,
+            "concurrency": concurrency,
+            "seconds": round(elapsed, 3),
+            "messages_per_second": round(messages / elapsed),
+            "cpu_seconds_per_1000": round(cpu / messages * 1000, 3),
+            "mean_group_commit": round(
+                (store.writes - writes0) / max(1, store.write_batches - batches0), 1
+            ),
+        }
+    finally:
+        await store.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def drive_rest(base: str, messages: int, concurrency: int) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
+        tokens, convs = [], []
+        for i in range(20):
+            r = await http.post(
+                "/api/v1/accounts", json={"handle": f"rest{i}", "password": "bench password"}
+            )
+            tokens.append(r.json()["token"])
+        for i in range(0, 20, 2):
+            r = await http.post(
+                "/api/v1/conversations",
+                json={"kind": "direct", "members": [f"rest{i + 1}"]},
+                headers={"Authorization": f"Bearer {tokens[i]}"},
+            )
+            convs.append((tokens[i], r.json()["id"]))
+        latencies: list[float] = []
+        counter = iter(range(messages))
+
+        async def worker() -> None:
+            for n in counter:
+                token, conv = convs[n % len(convs)]
+                t = time.perf_counter()
+                r = await http.post(
+                    f"/api/v1/conversations/{conv}/messages",
+                    json={"txn_id": f"r{n}", "text": f"message {n}"},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                latencies.append(time.perf_counter() - t)
+                assert r.status_code == 201, r.text
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - t0
+        latencies.sort()
+        return {
+            "messages": messages,
+            "concurrency": concurrency,
+            "seconds": round(elapsed, 3),
+            "messages_per_second": round(messages / elapsed),
+            "latency_ms_p50": round(latencies[len(latencies) // 2] * 1000, 2),
+            "latency_ms_p99": round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
+        }
+
+
+def bench_rest(data_dir: Path, messages: int, concurrency: int) -> dict[str, Any]:
+    port = free_port()
+    env = {**os.environ, **FAST_HASH, "BACKCHANNEL_LOG_LEVEL": "warning"}
+    env.pop("BACKCHANNEL_DATABASE_URL", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "backchannel", "serve", "--port", str(port), "--data-dir",
+         str(data_dir)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        cpu_before = _process_cpu(server.pid)
+        result = asyncio.run(drive_rest(base, messages, concurrency))
+        result["server_cpu_seconds_per_1000"] = round(
+            (_process_cpu(server.pid) - cpu_before) / messages * 1000, 3
+        )
+        return result
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def _process_cpu(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--rest-messages", type=int, default=5000)
+    parser.add_argument("--rest-concurrency", type=int, default=64)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="backchannel-bench-"))
+    try:
+        service = asyncio.run(bench_service(root / "service", args.messages, args.concurrency))
+        rest = bench_rest(root / "rest", args.rest_messages, args.rest_concurrency)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print(
+        json.dumps(
+            {
+                "benchmark": "send",
+                "store": "sqlite (WAL, synchronous=FULL)",
+                "cpus": os.cpu_count(),
+                "service": service,
+                "rest": rest,
+                "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""The `backchannel` command: migrate, user management, help texts, and the demo seed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
+from typer.testing import CliRunner
+
+from backchannel.app import create_app
+from backchannel.cli import DEMO_PASSWORD, DEMO_USERS, app, seed_demo
+from backchannel.services.core import Core
+from backchannel.store import migrate
+from tests.conftest import PASSWORD, Api, make_settings
+
+NEW_PASSWORD = "a different passphrase"
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    """A runner with no BACKCHANNEL_* configuration leaking in, and fast password hashing."""
+    for name in list(os.environ):
+        if name.startswith("BACKCHANNEL_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("BACKCHANNEL_ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("BACKCHANNEL_ARGON2_MEMORY_KIB", "64")
+    monkeypatch.setenv("COLUMNS", "200")
+    yield CliRunner()
+
+
+def run(cli: CliRunner, *args: str, expect: int = 0, input: str | None = None) -> str:
+    result = cli.invoke(app, list(args), input=input)
+    output = " ".join(result.output.split())  # undo the console's line wrapping
+    assert result.exit_code == expect, (result.exit_code, output, result.exception)
+    if expect == 0:
+        assert result.exception is None
+    else:  # a clean exit with a message, not a crash
+        assert isinstance(result.exception, SystemExit), result.exception
+        assert "Traceback" not in output
+    return output
+
+
+def location(tmp_path: Path, database_url: str) -> list[str]:
+    """CLI options selecting the test database (its data dir is private to the test)."""
+    return ["--data-dir", str(tmp_path / "data"), "--database-url", database_url]
+
+
+async def _http(
+    tmp_path: Path, database_url: str | None, calls: list[tuple[str, str, dict[str, Any], str]]
+) -> list[httpx.Response]:
+    """Start the app on the database, make `calls` (method, path, json, token), stop."""
+    settings = make_settings(tmp_path, database_url)  # type: ignore[arg-type]
+    application = create_app(settings)
+    responses = []
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            for method, path, body, token in calls:
+                headers = {"Authorization": f"Bearer {token}"} if token else {}
+                responses.append(
+                    await http.request(method, path, json=body if body else None, headers=headers)
+                )
+    return responses
+
+
+def http(
+    tmp_path: Path, database_url: str | None, *calls: tuple[str, str, dict[str, Any], str]
+) -> list[httpx.Response]:
+    return asyncio.run(_http(tmp_path, database_url, list(calls)))
+
+
+def login(handle: str, password: str) -> tuple[str, str, dict[str, Any], str]:
+    return ("POST", "/api/v1/sessions", {"handle": handle, "password": password}, "")
+
+
+def test_migrate_creates_and_migrates_the_database(cli: CliRunner, tmp_path: Path) -> None:
+    data_dir = tmp_path / "fresh" / "data"
+    output = run(cli, "migrate", "--data-dir", str(data_dir))
+    assert f"migrated to revision {migrate.head_revision()}" in output
+    database = data_dir / "backchannel.db"
+    assert database.is_file()
+    engine = create_engine(f"sqlite:///{database}", poolclass=NullPool)
+    try:
+        assert migrate.is_current(engine)
+    finally:
+        engine.dispose()
+    run(cli, "migrate", "--data-dir", str(data_dir))  # again: nothing to do, no error
+
+
+def test_commands_refuse_an_unmigrated_database(cli: CliRunner, tmp_path: Path) -> None:
+    output = run(cli, "user", "list", "--data-dir", str(tmp_path / "empty"), expect=1)
+    assert "backchannel migrate" in output
+
+
+def test_user_create_and_list(cli: CliRunner, tmp_path: Path, database_url: str) -> None:
+    where = location(tmp_path, database_url)
+    output = run(cli, "user", "create", "Alice", "--password", PASSWORD,
+                 "--display-name", "Alice Liddell", *where)  # fmt: skip
+    assert "created @alice" in output
+    run(cli, "user", "create", "bob", "--password", PASSWORD, *where)
+
+    listing = run(cli, "user", "list", *where)
+    assert "alice" in listing and "Alice Liddell" in listing and "bob" in listing
+    assert listing.count("active") == 2
+
+    taken = run(cli, "user", "create", "alice", "--password", PASSWORD, *where, expect=1)
+    assert "taken" in taken
+    bad = run(cli, "user", "create", "carol", "--password", "short", *where, expect=1)
+    assert "password" in bad.lower()
+    assert "carol" not in run(cli, "user", "list", *where)
+
+    # The account works, and the CLI left no session of its own behind.
+    (ok,) = http(tmp_path, database_url, login("alice", PASSWORD))
+    assert ok.status_code == 201
+    (sessions,) = http(tmp_path, database_url, ("GET", "/api/v1/sessions", {}, ok.json()["token"]))
+    assert len(sessions.json()["items"]) == 1
+
+
+def test_set_password_revokes_every_session(
+    cli: CliRunner, tmp_path: Path, database_url: str
+) -> None:
+    where = location(tmp_path, database_url)
+    run(cli, "user", "create", "bob", "--password", PASSWORD, *where)
+    first, second = http(tmp_path, database_url, login("bob", PASSWORD), login("bob", PASSWORD))
+    tokens = [first.json()["token"], second.json()["token"]]
+    me = [("GET", "/api/v1/me", {}, token) for token in tokens]
+    assert [r.status_code for r in http(tmp_path, database_url, *me)] == [200, 200]
+
+    output = run(cli, "user", "set-password", "bob", "--password", NEW_PASSWORD, *where)
+    assert "revoked" in output
+
+    after = http(tmp_path, database_url, *me, login("bob", PASSWORD), login("bob", NEW_PASSWORD))
+    assert [r.status_code for r in after] == [401, 401, 401, 201]
+    assert after[0].json()["error"]["code"] == "unauthenticated"
+
+    missing = run(cli, "user", "set-password", "nobody", "--password", NEW_PASSWORD, *where,
+                  expect=1)  # fmt: skip
+    assert "nobody" in missing
+
+
+def test_set_password_prompts_twice(cli: CliRunner, tmp_path: Path, sqlite_url: str) -> None:
+    where = location(tmp_path, sqlite_url)
+    run(cli, "user", "create", "bob", *where, input=f"{PASSWORD}\n{PASSWORD}\n")
+    run(cli, "user", "set-password", "bob", *where, input=f"{NEW_PASSWORD}\n{NEW_PASSWORD}\n")
+    (ok,) = http(tmp_path, sqlite_url, login("bob", NEW_PASSWORD))
+    assert ok.status_code == 201
+
+
+def test_user_deactivate(cli: CliRunner, tmp_path: Path, database_url: str) -> None:
+    where = location(tmp_path, database_url)
+    run(cli, "user", "create", "carol", "--password", PASSWORD, *where)
+    (session,) = http(tmp_path, database_url, login("carol", PASSWORD))
+    token = session.json()["token"]
+
+    # Without --yes it asks; answering no changes nothing.
+    output = run(cli, "user", "deactivate", "carol", *where, input="n\n", expect=1)
+    assert "Aborted" in output
+    assert "carol" in run(cli, "user", "list", *where)
+
+    assert "@carol deactivated" in run(cli, "user", "deactivate", "carol", "--yes", *where)
+    assert "carol" not in run(cli, "user", "list", *where)
+    assert "deactivated" in run(cli, "user", "list", "--all", *where)
+    statuses = http(
+        tmp_path, database_url, ("GET", "/api/v1/me", {}, token), login("carol", PASSWORD)
+    )
+    assert [r.status_code for r in statuses] == [401, 401]
+
+    again = run(cli, "user", "deactivate", "carol", "--yes", *where, expect=1)
+    assert "carol" in again
+
+
+@pytest.mark.parametrize(
+    ("command", "mentions"),
+    [
+        ([], ["serve", "migrate", "demo", "user"]),
+        (["serve"], ["--host", "--port", "--data-dir", "--database-url", "--no-migrate"]),
+        (["migrate"], ["--data-dir", "--database-url"]),
+        (["demo"], ["--host", "--port", "--keep"]),
+        (["user"], ["create", "list", "set-password", "deactivate"]),
+        (["user", "create"], ["HANDLE", "--password", "--display-name", "--data-dir"]),
+        (["user", "list"], ["--all", "--data-dir", "--database-url"]),
+        (["user", "set-password"], ["HANDLE", "--password", "--data-dir"]),
+        (["user", "deactivate"], ["HANDLE", "--yes", "--data-dir"]),
+    ],
+)
+def test_help_is_useful(cli: CliRunner, command: list[str], mentions: list[str]) -> None:
+    output = run(cli, *command, "--help")
+    assert "Usage:" in output
+    missing = [word for word in mentions if word not in output]
+    assert missing == [], output
+
+
+async def test_seed_demo(api: Api, core: Core) -> None:
+    await seed_demo(core)
+    handles = [handle for handle, _ in DEMO_USERS]
+    tokens = {}
+    for handle in handles:
+        r = await api.http.post(
+            "/api/v1/sessions", json={"handle": handle, "password": DEMO_PASSWORD}
+        )
+        assert r.status_code == 201, r.text
+        tokens[handle] = {"Authorization": f"Bearer {r.json()['token']}"}
+
+    async def get(handle: str, path: str) -> Any:
+        r = await api.http.get(path, headers=tokens[handle])
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    followers = {
+        h: sorted(u["handle"] for u in (await get(h, f"/api/v1/users/{h}/followers"))["items"])
+        for h in handles
+    }
+    assert followers == {"alice": ["bob", "carol"], "bob": ["alice", "dave"],
+                         "carol": [], "dave": []}  # fmt: skip
+
+    inbox = (await get("alice", "/api/v1/conversations"))["items"]
+    assert sorted(c["kind"] for c in inbox) == ["direct", "group"]
+    conversations = {c["kind"]: c for c in inbox}
+    group = conversations["group"]
+    assert group["title"] == "Weekend plans"
+    assert group["member_count"] == 4
+    for conversation, expected in [
+        (conversations["direct"], ["alice", "bob", "alice"]),
+        (group, ["carol", "dave", "alice"]),
+    ]:
+        page = await get("alice", f"/api/v1/conversations/{conversation['id']}/messages")
+        assert [m["sender"]["handle"] for m in page["items"]] == expected
+        assert all(m["text"] for m in page["items"])
+    assert len((await get("dave", "/api/v1/conversations"))["items"]) == 1  # only the group
