@@ -16,6 +16,10 @@ CODES: dict[str, tuple[int, str]] = {
     "unauthenticated": (401, "No bearer token, or the token is unknown or revoked."),
     "invalid_credentials": (401, "Handle or password is wrong."),
     "forbidden": (403, "You may see this object but not do that to it."),
+    "wrong_password": (
+        403,
+        "The password confirming this action is wrong (you stay logged in).",
+    ),
     "not_group_admin": (403, "Only group admins may do that."),
     "not_message_sender": (403, "Only the sender of a message may do that."),
     "not_found": (404, "No such route."),

@@ -36,7 +36,7 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
 
 
 def run(cli: CliRunner, *args: str, expect: int = 0, input: str | None = None) -> str:
-    result = cli.invoke(app, list(args), input=input)
+    result = cli.invoke(app, list(args), input=input, prog_name="backchannel")
     output = " ".join(result.output.split())  # undo the console's line wrapping
     assert result.exit_code == expect, (result.exit_code, output, result.exception)
     if expect == 0:
@@ -184,15 +184,15 @@ def test_user_deactivate(cli: CliRunner, tmp_path: Path, database_url: str) -> N
         (["migrate"], ["--data-dir", "--database-url"]),
         (["demo"], ["--host", "--port", "--keep"]),
         (["user"], ["create", "list", "set-password", "deactivate"]),
-        (["user", "create"], ["HANDLE", "--password", "--display-name", "--data-dir"]),
+        (["user", "create"], ["handle", "--password", "--display-name", "--data-dir"]),
         (["user", "list"], ["--all", "--data-dir", "--database-url"]),
-        (["user", "set-password"], ["HANDLE", "--password", "--data-dir"]),
-        (["user", "deactivate"], ["HANDLE", "--yes", "--data-dir"]),
+        (["user", "set-password"], ["handle", "--password", "--data-dir"]),
+        (["user", "deactivate"], ["handle", "--yes", "--data-dir"]),
     ],
 )
 def test_help_is_useful(cli: CliRunner, command: list[str], mentions: list[str]) -> None:
     output = run(cli, *command, "--help")
-    assert "Usage:" in output
+    assert f"Usage: {' '.join(['backchannel', *command])} " in output
     missing = [word for word in mentions if word not in output]
     assert missing == [], output
 

@@ -368,7 +368,9 @@ async def test_members_added_later_see_history_from_when_they_joined(api: Api) -
     r = await carol.get(f"{CONVERSATIONS}/{cid}/messages/{old1['id']}")
     assert r.status_code == 404
     assert error_code(r) == "message_not_found"
-    r = await carol.post(f"{CONVERSATIONS}/{cid}/messages", json={"text": "re", "reply_to": old1["id"]})
+    r = await carol.post(
+        f"{CONVERSATIONS}/{cid}/messages", json={"text": "re", "reply_to": old1["id"]}
+    )
     assert r.status_code == 404
     assert error_code(r) == "message_not_found"
     r = await carol.post(f"{CONVERSATIONS}/{cid}/read", json={"up_to": old1["id"]})
@@ -435,7 +437,7 @@ async def test_inbox_is_ordered_by_last_activity(api: Api) -> None:
 async def test_inbox_pagination_has_no_duplicates_or_gaps(api: Api) -> None:
     me = await api.register("myself")
     others = await api.users(5)
-    expected = []
+    expected: list[str] = []
     for other in others:
         cid = await other.direct(me)
         await other.send(cid, f"hi from {other.handle}")

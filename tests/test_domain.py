@@ -65,12 +65,14 @@ def test_bad_text(text: str) -> None:
     assert code_of(messages.check_text, text, max_length=4096) == "invalid_text"
 
 
-@pytest.mark.parametrize("emoji", ["👍", "❤️", "👩🏽‍💻", "🇫🇷", "1️⃣"])
+@pytest.mark.parametrize("emoji", ["👍", "❤️", "👩🏽‍💻", "🇫🇷", "1️⃣", "👍🏿", "🏴󠁧󠁢󠁳󠁣󠁴󠁿", "👨‍👩‍👧‍👦"])
 def test_reactions_accepted(emoji: str) -> None:
     assert messages.check_reaction(emoji) == emoji
 
 
-@pytest.mark.parametrize("emoji", ["", "a", "ok", "👍 ", "é", "ж", "👍" * 17])
+@pytest.mark.parametrize(
+    "emoji", ["", "a", "ok", "👍 ", "é", "ж", "👍" * 17, "👍👍", "🇫🇷🇩🇪", "❤️👍", "👩🏽‍💻🙂"]
+)
 def test_reactions_refused(emoji: str) -> None:
     assert code_of(messages.check_reaction, emoji) == "invalid_reaction"
 

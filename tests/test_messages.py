@@ -107,10 +107,15 @@ async def test_same_txn_id_returns_the_original(api: Api, pair: tuple[User, User
     assert theirs.json()["id"] != first.json()["id"]
 
 
-async def test_concurrent_retries_create_one_message(api: Api, pair: tuple[User, User, str]) -> None:
+async def test_concurrent_retries_create_one_message(
+    api: Api, pair: tuple[User, User, str]
+) -> None:
     alice, _bob, cid = pair
     responses = await asyncio.gather(
-        *(alice.post(messages_path(cid), json={"text": "race", "txn_id": "race-1"}) for _ in range(5))
+        *(
+            alice.post(messages_path(cid), json={"text": "race", "txn_id": "race-1"})
+            for _ in range(5)
+        )
     )
     assert sorted(r.status_code for r in responses) == [200, 200, 200, 200, 201]
     assert len({r.json()["id"] for r in responses}) == 1
@@ -694,6 +699,7 @@ async def test_forward_is_all_or_none(api: Api, pair: tuple[User, User, str]) ->
         assert r.status_code == 404, r.text
         assert error_code(r) == "conversation_not_found"
     assert await count_messages(api) == before
+    assert await texts(bob, cid) == ["spread me"]
     assert await texts(carol, mine) == []
     assert await texts(dave, not_mine) == []
     inbox = (await carol.get("/api/v1/conversations")).json()["items"]

@@ -10,6 +10,7 @@ import re
 import secrets
 import time
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backchannel.api.responses import json
@@ -49,11 +50,6 @@ class RequestMiddleware:
             length = int(headers.get(b"content-length", b"0") or 0)
         except ValueError:
             length = 0
-        if length > MAX_BODY_BYTES:
-            response = json(BackchannelError("request_too_large").body(), 413)
-            await response(scope, receive, send)
-            request_id_var.reset(token)
-            return
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -65,8 +61,26 @@ class RequestMiddleware:
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
+        received = 0
+
+        async def limited_receive() -> Message:
+            # A body without Content-Length (chunked) is counted as it arrives.
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_BODY_BYTES:
+                    # FastAPI re-raises HTTPException from body reading; the API's
+                    # handler renders it as `request_too_large`.
+                    raise HTTPException(413)
+            return message
+
         try:
-            await self.app(scope, receive, send_wrapper)
+            if length > MAX_BODY_BYTES:
+                response = json(BackchannelError("request_too_large").body(), 413)
+                await response(scope, receive, send_wrapper)
+            else:
+                await self.app(scope, limited_receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)

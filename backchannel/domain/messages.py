@@ -50,7 +50,38 @@ def check_reaction(emoji: str) -> str:
             and ch not in _EMOJI_PUNCTUATION
         ):
             raise BackchannelError("invalid_reaction", "A reaction is an emoji, not text.")
+    if _emoji_count(emoji) != 1:
+        raise BackchannelError("invalid_reaction", "A reaction is a single emoji, not several.")
     return emoji
+
+
+def _is_extender(ch: str) -> bool:
+    """Code points that continue the emoji before them rather than start a new one."""
+    code = ord(ch)
+    return (
+        code in (0x200D, 0xFE0E, 0xFE0F, 0x20E3)  # ZWJ, variation selectors, keycap
+        or 0x1F3FB <= code <= 0x1F3FF  # skin tones
+        or 0xE0020 <= code <= 0xE007F  # tag sequences (subdivision flags)
+    )
+
+
+def _emoji_count(text: str) -> int:
+    """How many emoji a string shows: ZWJ sequences, modifiers, keycaps and flag pairs
+    count once (a small grapheme-cluster rule, enough for reactions)."""
+    count = 0
+    previous = ""
+    pending_flag = False
+    for ch in text:
+        regional = 0x1F1E6 <= ord(ch) <= 0x1F1FF
+        if _is_extender(ch) or previous == "\u200d":
+            pass
+        elif regional and pending_flag:
+            pending_flag = False
+        else:
+            count += 1
+            pending_flag = regional
+        previous = ch
+    return count
 
 
 def check_edit_window(*, sent_at_ms: int, now_ms: int, window_seconds: int) -> None:

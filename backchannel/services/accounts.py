@@ -169,7 +169,7 @@ async def change_password(
         "password_lookup", lambda t: db.password_hash_by_id(t.conn, requester.user_id)
     )
     if not await core.verify_password(current_hash, current_password[: rules.PASSWORD_MAX]):
-        raise BackchannelError("invalid_credentials", "The current password is wrong.")
+        raise BackchannelError("wrong_password", "The current password is wrong.")
     rules.check_password(
         new_password, handle=requester.handle, min_length=core.settings.min_password_length
     )
@@ -245,7 +245,7 @@ async def deactivate(core: Core, requester: Requester, *, password: str) -> None
         "password_lookup", lambda t: db.password_hash_by_id(t.conn, requester.user_id)
     )
     if not await core.verify_password(current_hash, password[: rules.PASSWORD_MAX]):
-        raise BackchannelError("invalid_credentials", "The password is wrong.")
+        raise BackchannelError("wrong_password", "The password is wrong.")
     await deactivate_user(core, requester.user_id)
 
 

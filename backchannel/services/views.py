@@ -60,7 +60,8 @@ def message_view(
         }
     grouped: dict[str, list[str]] = {}
     for emoji, handle in reactions or ():
-        grouped.setdefault(emoji, []).append(handle)
+        if not handle.startswith("~"):  # a deactivated account's reactions are not shown
+            grouped.setdefault(emoji, []).append(handle)
     sender_deleted = row["sender_handle"].startswith("~")
     return {
         "id": row["pid"],
