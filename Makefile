@@ -48,3 +48,6 @@ docs: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench.send

@@ -3,8 +3,9 @@
 Two measurements on the embedded default (SQLite, WAL, synchronous=FULL):
 - `service`: concurrent `send_message` calls in-process (store + group commit,
   no HTTP), the ceiling of the send path;
-- `rest`: a real `backchannel serve` process, POSTed to by a load generator
-  in a separate process with keep-alive connections.
+- `rest`: a real `backchannel serve` process, POSTed to for 10 s by `wrk` (a
+  C load generator, so the figure is the server's, not the client's) when it
+  is installed, else by an httpx client (which saturates first; the JSON says so).
 
 Usage: python -m bench.send [--messages N] [--concurrency C]
 """
@@ -143,6 +144,70 @@ async def drive_rest(base: str, messages: int, concurrency: int) -> dict[str, An
         }
 
 
+WRK_SCRIPT = """
+local pairs = {%s}
+local n = 0
+request = function()
+  n = n + 1
+  local pair = pairs[(n %% #pairs) + 1]
+  local body = string.format('{"txn_id":"w%%d-%%d","text":"message %%d"}', math.random(1e9), n, n)
+  return wrk.format("POST", "/api/v1/conversations/" .. pair[2] .. "/messages",
+    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. pair[1]}, body)
+end
+"""
+
+
+def _setup_pairs(base: str, count: int) -> list[tuple[str, str]]:
+    pairs = []
+    with httpx.Client(base_url=base, timeout=30) as http:
+        for i in range(count):
+            tokens = []
+            for side in ("a", "b"):
+                r = http.post(
+                    "/api/v1/accounts",
+                    json={"handle": f"bench{side}{i}", "password": "bench password"},
+                )
+                tokens.append(r.json()["token"])
+            r = http.post(
+                "/api/v1/conversations",
+                json={"kind": "direct", "members": [f"benchb{i}"]},
+                headers={"Authorization": f"Bearer {tokens[0]}"},
+            )
+            pairs.append((tokens[0], r.json()["id"]))
+    return pairs
+
+
+def run_wrk(base: str, pairs: list[tuple[str, str]], seconds: int, connections: int) -> dict[str, Any]:
+    """POST sends with wrk (C, one thread): the load generator costs the server little CPU."""
+    lua = ",".join(f'{{"{t}","{c}"}}' for t, c in pairs)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(WRK_SCRIPT % lua)
+    try:
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", f.name, base],
+            capture_output=True, text=True, timeout=seconds + 30, check=True,
+        ).stdout
+    finally:
+        os.unlink(f.name)
+    stats: dict[str, Any] = {"load_generator": "wrk", "connections": connections}
+    for line in out.splitlines():
+        parts = line.split()
+        if line.startswith("Requests/sec:"):
+            stats["messages_per_second"] = round(float(parts[1]))
+        elif parts[:1] in (["50%"], ["99%"]):
+            stats[f"latency_ms_p{parts[0][:-1]}"] = _ms(parts[1])
+        elif "Non-2xx" in line:
+            stats["errors"] = int(parts[-1])
+    return stats
+
+
+def _ms(value: str) -> float:
+    for unit, factor in (("ms", 1.0), ("us", 0.001), ("s", 1000.0)):
+        if value.endswith(unit):
+            return round(float(value[: -len(unit)]) * factor, 2)
+    return float(value)
+
+
 def bench_rest(data_dir: Path, messages: int, concurrency: int) -> dict[str, Any]:
     port = free_port()
     env = {**os.environ, **FAST_HASH, "BACKCHANNEL_LOG_LEVEL": "warning"}
@@ -163,10 +228,18 @@ def bench_rest(data_dir: Path, messages: int, concurrency: int) -> dict[str, Any
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        cpu_before = _process_cpu(server.pid)
-        result = asyncio.run(drive_rest(base, messages, concurrency))
+        if shutil.which("wrk"):
+            pairs = _setup_pairs(base, 10)
+            cpu_before, t0 = _process_cpu(server.pid), time.perf_counter()
+            result = run_wrk(base, pairs, seconds=10, connections=concurrency)
+            sent = result.get("messages_per_second", 0) * (time.perf_counter() - t0)
+        else:
+            cpu_before = _process_cpu(server.pid)
+            result = asyncio.run(drive_rest(base, messages, concurrency))
+            result["load_generator"] = "httpx (client-bound: install wrk for a fair figure)"
+            sent = messages
         result["server_cpu_seconds_per_1000"] = round(
-            (_process_cpu(server.pid) - cpu_before) / messages * 1000, 3
+            (_process_cpu(server.pid) - cpu_before) / max(sent, 1) * 1000, 3
         )
         return result
     finally:

@@ -39,6 +39,7 @@ def emit(
     conversation_id: int | None = None,
     user_id: int | None = None,
     position: int | None = None,
+    message_position: int | None = None,
 ) -> int:
     """Append an event in the current write transaction. Returns its position."""
     assert type in EVENT_TYPES, type
@@ -52,5 +53,6 @@ def emit(
         now=t.now_ms,
         conversation_id=conversation_id,
         user_id=user_id,
+        message_position=message_position,
     )
     return position

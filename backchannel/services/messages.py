@@ -211,6 +211,7 @@ async def edit_message(
                     "edited_at": iso(t.now_ms),
                 },
                 conversation_id=conversation["id"],
+                message_position=message["position"],
             )
         return _reload(t, message["id"])
 
@@ -232,6 +233,7 @@ async def unsend_message(
                 t,
                 "message.unsent",
                 {"conversation_id": conversation_pid, "message_id": message_pid},
+                # to every member, even those who joined later: they may hold a quote of it
                 conversation_id=conversation["id"],
             )
         return _reload(t, message["id"])
@@ -292,12 +294,18 @@ async def set_reaction(
                 t.conn, message_id=message["id"], user_id=requester.user_id, emoji=emoji,
                 now=t.now_ms,
             )
-            emit(t, "reaction.added", data, conversation_id=conversation["id"])
+            emit(
+                t, "reaction.added", data, conversation_id=conversation["id"],
+                message_position=message["position"],
+            )
         elif not on and emoji in mine:
             db.remove_reaction(
                 t.conn, message_id=message["id"], user_id=requester.user_id, emoji=emoji
             )
-            emit(t, "reaction.removed", data, conversation_id=conversation["id"])
+            emit(
+                t, "reaction.removed", data, conversation_id=conversation["id"],
+                message_position=message["position"],
+            )
         return _reload(t, message["id"])
 
     return await core.store.write("set_reaction", txn)

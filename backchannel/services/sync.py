@@ -20,6 +20,9 @@ from backchannel.store import events as db
 from backchannel.store.database import ReadTxn
 
 
+OTHER_NODES_POLL_SECONDS = 1.0
+
+
 @dataclass(slots=True)
 class EventBatch:
     """Events in (since, next_position], already serialized for the wire."""
@@ -72,4 +75,8 @@ async def long_poll(
         remaining = deadline - time.monotonic()
         if batch.events or remaining <= 0 or core.shutting_down:
             return batch
-        await core.broker.wait_beyond(batch.next_position, remaining)
+        # The in-process broker only hears this node's commits. On a shared database
+        # other nodes commit too, so look again at least every second until the Redis
+        # broker carries their positions.
+        wait = remaining if core.store.is_sqlite else min(remaining, OTHER_NODES_POLL_SECONDS)
+        await core.broker.wait_beyond(batch.next_position, wait)

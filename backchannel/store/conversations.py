@@ -294,6 +294,7 @@ def inbox_page(
             messages.c.position > members.c.read_position,
             messages.c.sender_id != user_id,
             messages.c.unsent_at.is_(None),
+            ~hidden,  # deleted for me: nothing left to read
         )
         .scalar_subquery()
     )

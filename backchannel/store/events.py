@@ -16,13 +16,16 @@ from backchannel.store.prepared import Prepared
 _APPEND = Prepared(
     "append_event",
     """
-    INSERT INTO events (position, conversation_id, user_id, type, payload, created_at)
-    VALUES (:position, :conversation_id, :user_id, :type, :payload, :created_at)
+    INSERT INTO events (position, conversation_id, user_id, message_position, type, payload,
+                        created_at)
+    VALUES (:position, :conversation_id, :user_id, :message_position, :type, :payload,
+            :created_at)
     """,
 )
 _CURRENT = Prepared("current_position", "SELECT position FROM stream_state WHERE id = 1")
 # Conversation events while the user's membership span covers their position
-# (joining and leaving events included), then events addressed to the user.
+# (joining and leaving events included) and, for events about a message, the
+# message's too; then events addressed to the user.
 _FOR_USER = Prepared(
     "events_for_user",
     """
@@ -34,6 +37,7 @@ _FOR_USER = Prepared(
           AND e.user_id IS NULL
           AND e.position > :since AND e.position <= :upto
           AND e.position >= s.start_position
+          AND (e.message_position IS NULL OR e.message_position >= s.start_position)
           AND (s.end_position IS NULL OR e.position <= s.end_position)
         UNION ALL
         SELECT e.position, e.type, e.payload, e.created_at
@@ -55,13 +59,16 @@ def append(
     now: int,
     conversation_id: int | None = None,
     user_id: int | None = None,
+    message_position: int | None = None,
 ) -> None:
-    """Append one event. `user_id` set: only that user ever sees it."""
+    """Append one event. `user_id` set: only that user ever sees it. `message_position`:
+    the event is about that message, and only members who can see it get the event."""
     _APPEND(
         conn,
         position=position,
         conversation_id=conversation_id,
         user_id=user_id,
+        message_position=message_position,
         type=type,
         payload=payload,
         created_at=now,

@@ -161,6 +161,10 @@ events = Table(
     Column("position", BigInteger, primary_key=True, autoincrement=False),
     Column("conversation_id", ForeignKey("conversations.id"), nullable=True),
     Column("user_id", ForeignKey("users.id"), nullable=True),  # set: only this user sees it
+    # Events about an earlier message (edit, reaction): its position. Members who joined
+    # after it cannot see the message, so they do not get the event either. (Not set for
+    # unsend: it carries no content, and later members may hold a quote to erase.)
+    Column("message_position", BigInteger, nullable=True),
     Column("type", String(40), nullable=False),
     Column("payload", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),

@@ -1,0 +1,316 @@
+"""Authorization, driven by the app's own route list.
+
+Every route that names a conversation (or a message in one) has a case below;
+a test fails when a new such route appears without one. For each case, anyone
+who is not (or no longer) a member gets exactly the 404 a nonexistent id gets,
+and the database does not change. Every route but the public ones wants a token.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from backchannel.domain.ids import new_id
+from backchannel.store import events as event_db
+from backchannel.store.tables import metadata
+from tests.conftest import Api, User
+
+CONVERSATIONS = "/api/v1/conversations"
+MESSAGES = CONVERSATIONS + "/{conversation_id}/messages"
+
+PUBLIC_ROUTES = {
+    ("POST", "/api/v1/accounts"),
+    ("POST", "/api/v1/sessions"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
+}
+
+
+@dataclass
+class World:
+    """A group of alice (admin) and bob, a message of bob's in it, and people around it."""
+
+    alice: User
+    bob: User
+    carol: User  # in no conversation with alice or bob
+    cid: str
+    mid: str
+    own_cids: dict[str, str]  # handle -> a conversation of theirs without the others
+
+
+# (method, path template) -> (World, the caller) -> extra path values and request kwargs.
+Builder = Callable[[World, User], tuple[dict[str, str], dict[str, Any]]]
+
+
+def _plain(_w: World, _u: User) -> tuple[dict[str, str], dict[str, Any]]:
+    return {}, {}
+
+
+def _body(body: dict[str, Any]) -> Builder:
+    return lambda _w, _u: ({}, {"json": body})
+
+
+CASES: dict[tuple[str, str], Builder] = {
+    ("GET", CONVERSATIONS + "/{conversation_id}"): _plain,
+    ("PATCH", CONVERSATIONS + "/{conversation_id}"): _body({"title": "taken over"}),
+    ("POST", CONVERSATIONS + "/{conversation_id}/members"): lambda _w, u: (
+        {},
+        {"json": {"members": [u.handle]}},
+    ),
+    ("DELETE", CONVERSATIONS + "/{conversation_id}/members/{handle}"): lambda w, _u: (
+        {"handle": w.alice.handle},
+        {},
+    ),
+    ("POST", CONVERSATIONS + "/{conversation_id}/read"): lambda w, _u: (
+        {},
+        {"json": {"up_to": w.mid}},
+    ),
+    ("GET", MESSAGES): lambda _w, _u: ({}, {"params": {"limit": 10}}),
+    ("POST", MESSAGES): lambda w, _u: ({}, {"json": {"text": "sneaky", "reply_to": w.mid}}),
+    ("GET", MESSAGES + "/{message_id}"): _plain,
+    ("PATCH", MESSAGES + "/{message_id}"): _body({"text": "rewritten"}),
+    ("DELETE", MESSAGES + "/{message_id}"): _plain,
+    ("POST", MESSAGES + "/{message_id}/unsend"): _plain,
+    ("PUT", MESSAGES + "/{message_id}/reactions"): _body({"emoji": "👍"}),
+    ("DELETE", MESSAGES + "/{message_id}/reactions/{emoji}"): lambda _w, _u: (
+        {"emoji": "👍"},
+        {},
+    ),
+    # to a conversation of the caller's own: only the source can be what fails
+    ("POST", MESSAGES + "/{message_id}/forward"): lambda w, u: (
+        {},
+        {"json": {"conversation_ids": [w.own_cids[u.handle]]}},
+    ),
+}
+
+
+def app_routes(app: Any) -> set[tuple[str, str]]:
+    """(method, path template) of every HTTP route the app serves: the documented ones,
+    and the app's own top-level routes such as /openapi.json (WebSockets have their tests)."""
+    found = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+    }
+    for route in app.routes:
+        for method in getattr(route, "methods", None) or ():
+            if method != "HEAD":
+                found.add((method, route.path))
+    return found
+
+
+def routes_naming_a_conversation(app: Any) -> set[tuple[str, str]]:
+    return {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        if "{conversation_id}" in path or "{message_id}" in path
+        for method in operations
+    }
+
+
+async def db_snapshot(api: Api) -> dict[str, Any]:
+    """Every row of every table, plus the stream position (sessions excepted: advisory)."""
+
+    def read(t: Any) -> dict[str, Any]:
+        snapshot: dict[str, Any] = {"position": event_db.current_position(t.conn)}
+        for table in metadata.sorted_tables:
+            if table.name == "sessions":
+                continue
+            rows = t.conn.execute(select(table)).all()
+            snapshot[table.name] = sorted(repr(tuple(row)) for row in rows)
+        return snapshot
+
+    return dict(await api.core.store.read("test_snapshot", read))
+
+
+async def call(
+    user: User,
+    world: World,
+    key: tuple[str, str],
+    *,
+    conversation_id: str,
+    message_id: str,
+) -> Any:
+    method, template = key
+    extra, kwargs = CASES[key](world, user)
+    values = {"conversation_id": conversation_id, "message_id": message_id, **extra}
+    path = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
+    return await user.request(method, path, **kwargs)
+
+
+@pytest.fixture
+async def world(api: Api) -> World:
+    alice, bob, carol, dave = await api.users(4)
+    cid = await alice.group(bob, title="private")
+    mid = (await bob.send(cid, "secret"))["id"]
+    own_cids = {alice.handle: await alice.direct(dave)}
+    own_cids[bob.handle] = await bob.direct(dave)
+    own_cids[carol.handle] = await carol.direct(dave)
+    return World(alice, bob, carol, cid, mid, own_cids)
+
+
+def test_every_conversation_route_has_a_case(app: Any) -> None:
+    routes = routes_naming_a_conversation(app)
+    assert routes, "no conversation routes found: is the route list being read right?"
+    missing = routes - CASES.keys()
+    stale = CASES.keys() - routes
+    assert not missing, f"routes without an authorization case: {sorted(missing)}"
+    assert not stale, f"cases for routes that no longer exist: {sorted(stale)}"
+
+
+async def assert_indistinguishable_and_harmless(
+    api: Api, outsider: User, world: World, *, expected_code: str, message_ids: tuple[str, str]
+) -> None:
+    """For every case: forbidden (real ids) and missing (random ids) answer the same 404,
+    and neither changes anything."""
+    failures = []
+    real_mid, other_mid = message_ids
+    for key in CASES:
+        if expected_code == "message_not_found" and "{message_id}" not in key[1]:
+            continue
+        before = await db_snapshot(api)
+        forbidden = await call(outsider, world, key, conversation_id=world.cid, message_id=real_mid)
+        after = await db_snapshot(api)
+        missing_cid = world.cid if expected_code == "message_not_found" else new_id("c")
+        missing = await call(
+            outsider, world, key, conversation_id=missing_cid, message_id=other_mid
+        )
+        if forbidden.status_code != 404 or forbidden.json()["error"]["code"] != expected_code:
+            failures.append(f"{key}: {forbidden.status_code} {forbidden.text}")
+        elif forbidden.json() != missing.json() or missing.status_code != 404:
+            failures.append(f"{key}: {forbidden.text} differs from {missing.text}")
+        if before != after:
+            failures.append(f"{key}: the database changed")
+        assert await db_snapshot(api) == after, f"{key}: a request for a missing id wrote"
+    assert not failures, "\n".join(failures)
+
+
+async def test_a_stranger_gets_the_same_404_as_for_a_missing_conversation(
+    api: Api, world: World
+) -> None:
+    await assert_indistinguishable_and_harmless(
+        api,
+        world.carol,
+        world,
+        expected_code="conversation_not_found",
+        message_ids=(world.mid, new_id("m")),
+    )
+
+
+async def test_someone_who_left_gets_404(api: Api, world: World) -> None:
+    r = await world.bob.delete(f"{CONVERSATIONS}/{world.cid}/members/{world.bob.handle}")
+    assert r.status_code == 204, r.text
+    await assert_indistinguishable_and_harmless(
+        api,
+        world.bob,
+        world,
+        expected_code="conversation_not_found",
+        message_ids=(world.mid, new_id("m")),
+    )
+
+
+async def test_someone_removed_gets_404(api: Api, world: World) -> None:
+    r = await world.alice.delete(f"{CONVERSATIONS}/{world.cid}/members/{world.bob.handle}")
+    assert r.status_code == 204, r.text
+    # the case table's "add member" names the caller: a removed member re-adding themselves
+    await assert_indistinguishable_and_harmless(
+        api,
+        world.bob,
+        world,
+        expected_code="conversation_not_found",
+        message_ids=(world.mid, new_id("m")),
+    )
+
+
+async def test_a_later_member_cannot_reach_earlier_messages(api: Api, world: World) -> None:
+    late = await api.register()
+    world.own_cids[late.handle] = await late.direct(world.carol)
+    r = await world.alice.post(
+        f"{CONVERSATIONS}/{world.cid}/members", json={"members": [late.handle]}
+    )
+    assert r.status_code == 200, r.text
+    # every message route: a message from before joining is as missing as a random id
+    await assert_indistinguishable_and_harmless(
+        api,
+        late,
+        world,
+        expected_code="message_not_found",
+        message_ids=(world.mid, new_id("m")),
+    )
+    # and so are the routes that name a message in their body
+    own_cid = world.own_cids[late.handle]
+    messages = f"{CONVERSATIONS}/{world.cid}/messages"
+    for method, path, body in [
+        ("POST", messages, {"text": "quoting", "reply_to": world.mid}),
+        ("POST", f"{CONVERSATIONS}/{world.cid}/read", {"up_to": world.mid}),
+        ("POST", f"{messages}/{world.mid}/forward", {"conversation_ids": [own_cid]}),
+    ]:
+        before = await db_snapshot(api)
+        r = await late.request(method, path, json=body)
+        assert r.status_code == 404, (path, r.text)
+        assert r.json()["error"]["code"] == "message_not_found", (path, r.text)
+        assert await db_snapshot(api) == before, path
+    # history starts at joining; what comes after is theirs to see
+    history = (await late.get(messages)).json()["items"]
+    assert history == []
+    later = await world.bob.send(world.cid, "welcome")
+    assert [m["id"] for m in (await late.get(messages)).json()["items"]] == [later["id"]]
+    r = await late.get(f"{messages}/{later['id']}")
+    assert r.status_code == 200, r.text
+
+
+async def test_a_message_id_only_works_in_its_own_conversation(api: Api, world: World) -> None:
+    # alice is a member of both conversations; bob's message belongs to only one
+    other_cid = await world.alice.direct(world.carol)
+    before = await db_snapshot(api)
+    for key in CASES:
+        if "{message_id}" not in key[1]:
+            continue
+        r = await call(world.alice, world, key, conversation_id=other_cid, message_id=world.mid)
+        assert r.status_code == 404, (key, r.text)
+        assert r.json()["error"]["code"] == "message_not_found", (key, r.text)
+    assert await db_snapshot(api) == before
+
+
+async def test_a_message_deleted_for_me_is_gone_for_me_only(api: Api, world: World) -> None:
+    path = f"{CONVERSATIONS}/{world.cid}/messages/{world.mid}"
+    assert (await world.alice.delete(path)).status_code == 204
+    missing = await world.alice.get(f"{CONVERSATIONS}/{world.cid}/messages/{new_id('m')}")
+    hidden = await world.alice.get(path)
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.json() == missing.json()
+    assert (await world.bob.get(path)).status_code == 200
+
+
+def _fill(template: str) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: f"x_{m.group(1)}", template)
+
+
+async def test_every_private_route_wants_a_token(api: Api) -> None:
+    routes = app_routes(api.app)
+    assert routes >= PUBLIC_ROUTES, f"public routes gone: {sorted(PUBLIC_ROUTES - routes)}"
+    private = sorted(routes - PUBLIC_ROUTES)
+    assert len(private) >= len(CASES)
+    failures = []
+    for method, template in private:
+        for headers in ({}, {"Authorization": "Bearer bc_not-a-real-token"}):
+            r = await api.http.request(method, _fill(template), headers=headers)
+            if r.status_code != 401 or r.json()["error"]["code"] != "unauthenticated":
+                failures.append(f"{method} {template} {headers}: {r.status_code} {r.text}")
+    assert not failures, "\n".join(failures)
+
+
+async def test_public_routes_need_no_token(api: Api) -> None:
+    for method, path in sorted(PUBLIC_ROUTES):
+        if method != "GET":
+            continue
+        r = await api.http.get(path)
+        assert r.status_code == 200, (path, r.text)
