@@ -18,6 +18,9 @@ from backchannel.store import messages as db
 from backchannel.store.database import ReadTxn, WriteTxn
 
 
+QUOTE_LENGTH = 200  # characters of the original a reply keeps
+
+
 async def send_message(
     core: Core,
     requester: Requester,
@@ -78,6 +81,7 @@ def _insert(
     from what is at hand rather than reading the row back."""
     position = t.next_position()
     pid = new_id("m")
+    quote = None if reply is None or reply["text"] is None else reply["text"][:QUOTE_LENGTH]
     db.insert_message(
         t.conn,
         pid=pid,
@@ -87,6 +91,7 @@ def _insert(
         txn_id=txn_id,
         text=text,
         reply_to_id=reply["id"] if reply is not None else None,
+        reply_text=quote,
         forwarded=forwarded,
         now=t.now_ms,
     )
@@ -105,7 +110,7 @@ def _insert(
         else {
             "id": reply["pid"],
             "sender_handle": reply["sender_handle"],
-            "text": None if reply["text"] is None else reply["text"][:200],
+            "text": quote,
         },
         "forwarded": forwarded,
         "reactions": [],

@@ -42,7 +42,7 @@ FULL_COLUMNS = (
     _sender.c.handle.label("sender_handle"),
     _sender.c.display_name.label("sender_display_name"),
     _reply.c.pid.label("reply_pid"),
-    _reply.c.text.label("reply_text"),
+    messages.c.reply_text.label("reply_text"),
     _reply_sender.c.handle.label("reply_sender_handle"),
 )
 
@@ -61,9 +61,9 @@ _INSERT_MESSAGE = Prepared(
     "insert_message",
     """
     INSERT INTO messages (pid, conversation_id, sender_id, position, txn_id, text,
-                          reply_to_id, forwarded, created_at)
+                          reply_to_id, reply_text, forwarded, created_at)
     VALUES (:pid, :conversation_id, :sender_id, :position, :txn_id, :text,
-            :reply_to_id, :forwarded, :created_at)
+            :reply_to_id, :reply_text, :forwarded, :created_at)
     """,
 )
 _TXN_USED = Prepared(
@@ -81,6 +81,7 @@ def insert_message(
     txn_id: str | None,
     text: str,
     reply_to_id: int | None,
+    reply_text: str | None,
     forwarded: bool,
     now: int,
 ) -> None:
@@ -94,6 +95,7 @@ def insert_message(
         txn_id=txn_id,
         text=text,
         reply_to_id=reply_to_id,
+        reply_text=reply_text,
         forwarded=int(forwarded),
         created_at=now,
     )
@@ -206,6 +208,9 @@ def unsend(conn: Connection, message_id: int, *, now: int) -> None:
     """Erase the content for everyone: text, edit history, reactions. A tombstone stays."""
     conn.execute(delete(message_edits).where(message_edits.c.message_id == message_id))
     conn.execute(delete(reactions).where(reactions.c.message_id == message_id))
+    conn.execute(
+        update(messages).where(messages.c.reply_to_id == message_id).values(reply_text=None)
+    )
     conn.execute(update(messages).where(messages.c.id == message_id).values(text=None, unsent_at=now))
 
 

@@ -120,6 +120,9 @@ messages = Table(
     Column("txn_id", String(64), nullable=True),
     Column("text", Text, nullable=True),  # NULL once unsent
     Column("reply_to_id", ForeignKey("messages.id"), nullable=True),
+    # The quoted text as it was when the reply was sent (like Signal's quotes): an edit
+    # of the original does not rewrite it; unsending the original erases it.
+    Column("reply_text", Text, nullable=True),
     Column("forwarded", Integer, nullable=False, server_default="0"),
     Column("created_at", BigInteger, nullable=False),
     Column("edited_at", BigInteger, nullable=True),
