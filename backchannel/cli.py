@@ -228,9 +228,7 @@ def demo(
 @user_app.command("create")
 def user_create(
     handle: str,
-    password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
-    ],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
     display_name: Annotated[str | None, typer.Option(help="Shown instead of the handle.")] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
@@ -262,9 +260,7 @@ def user_list(
     from backchannel.services import accounts
 
     settings = _settings(data_dir, database_url)
-    users = _with_core(
-        settings, lambda core: accounts.list_users(core, include_deactivated=all_)
-    )
+    users = _with_core(settings, lambda core: accounts.list_users(core, include_deactivated=all_))
     table = Table("handle", "display name", "id", "created", "status")
     for user in users:
         table.add_row(
@@ -280,9 +276,7 @@ def user_list(
 @user_app.command("set-password")
 def user_set_password(
     handle: str,
-    password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
-    ],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:

@@ -84,7 +84,8 @@ class Metrics:
             registry=self.registry,
         )
         self.messages_sent = Counter(
-            "backchannel_messages_sent_total", "Messages accepted and stored.",
+            "backchannel_messages_sent_total",
+            "Messages accepted and stored.",
             registry=self.registry,
         )
         self.connected_clients = Gauge(

@@ -53,7 +53,10 @@ async def bench_service(data_dir: Path, messages: int, concurrency: int) -> dict
         people = []
         for i in range(2 * 10):
             _, token = await accounts.register(
-                core, handle=f"bench{i}", password="bench password", display_name=None,
+                core,
+                handle=f"bench{i}",
+                password="bench password",
+                display_name=None,
                 device_name="bench",
             )
             people.append(await accounts.authenticate(core, token))
@@ -177,7 +180,9 @@ def _setup_pairs(base: str, count: int) -> list[tuple[str, str]]:
     return pairs
 
 
-def run_wrk(base: str, pairs: list[tuple[str, str]], seconds: int, connections: int) -> dict[str, Any]:
+def run_wrk(
+    base: str, pairs: list[tuple[str, str]], seconds: int, connections: int
+) -> dict[str, Any]:
     """POST sends with wrk (C, one thread): the load generator costs the server little CPU."""
     lua = ",".join(f'{{"{t}","{c}"}}' for t, c in pairs)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
@@ -185,7 +190,10 @@ def run_wrk(base: str, pairs: list[tuple[str, str]], seconds: int, connections: 
     try:
         out = subprocess.run(
             ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", f.name, base],
-            capture_output=True, text=True, timeout=seconds + 30, check=True,
+            capture_output=True,
+            text=True,
+            timeout=seconds + 30,
+            check=True,
         ).stdout
     finally:
         os.unlink(f.name)
@@ -213,8 +221,16 @@ def bench_rest(data_dir: Path, messages: int, concurrency: int) -> dict[str, Any
     env = {**os.environ, **FAST_HASH, "BACKCHANNEL_LOG_LEVEL": "warning"}
     env.pop("BACKCHANNEL_DATABASE_URL", None)
     server = subprocess.Popen(
-        [sys.executable, "-m", "backchannel", "serve", "--port", str(port), "--data-dir",
-         str(data_dir)],
+        [
+            sys.executable,
+            "-m",
+            "backchannel",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -204,7 +204,9 @@ class User:
 
     # conveniences used across tests
     async def direct(self, other: User) -> str:
-        r = await self.post("/api/v1/conversations", json={"kind": "direct", "members": [other.handle]})
+        r = await self.post(
+            "/api/v1/conversations", json={"kind": "direct", "members": [other.handle]}
+        )
         assert r.status_code in (200, 201), r.text
         return str(r.json()["id"])
 

@@ -54,7 +54,16 @@ def test_profile_fields_trimmed_and_bounded() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["hi", "  padded  ", "<b>not html</b>", "שלום", "e\u0301", "👩🏽‍💻", "line\nbreak\ttab", "x" * 4096],
+    [
+        "hi",
+        "  padded  ",
+        "<b>not html</b>",
+        "שלום",
+        "e\u0301",
+        "👩🏽‍💻",
+        "line\nbreak\ttab",
+        "x" * 4096,
+    ],
 )
 def test_text_kept_exactly(text: str) -> None:
     assert messages.check_text(text, max_length=4096) == text

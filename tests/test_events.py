@@ -13,8 +13,6 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import pytest
-
 from backchannel.services.events import EVENT_TYPES
 from tests.conftest import Api, User
 

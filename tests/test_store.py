@@ -80,9 +80,7 @@ async def test_group_commit_isolates_a_failing_write(database_url: str) -> None:
 
         def read(t):  # type: ignore[no-untyped-def]
             current = event_db.current_position(t.conn)
-            stored = t.conn.execute(
-                select(events.c.position).order_by(events.c.position)
-            ).scalars()
+            stored = t.conn.execute(select(events.c.position).order_by(events.c.position)).scalars()
             return current, list(stored)
 
         current, stored = await store.read("check", read)
@@ -100,9 +98,7 @@ async def test_write_error_from_database_reaches_only_its_caller(database_url: s
         def duplicate(t: WriteTxn) -> None:
             for _ in range(2):
                 t.conn.execute(
-                    users.insert().values(
-                        pid="u_dup", handle="dup", display_name="d", created_at=0
-                    )
+                    users.insert().values(pid="u_dup", handle="dup", display_name="d", created_at=0)
                 )
 
         def fine(t: WriteTxn) -> int:

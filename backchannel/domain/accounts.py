@@ -14,7 +14,33 @@ PASSWORD_MAX = 1024  # argon2 hashes anything, but unbounded input is a DoS leve
 
 # A handful of the passwords every credential-stuffing list starts with.
 COMMON_PASSWORDS = frozenset(
-    ["password", "password1", "password123", "12345678", "123456789", "1234567890", "qwertyuiop", "qwerty123", "iloveyou11", "11111111", "00000000", "abcdefgh", "abc12345", "letmein1", "welcome1", "sunshine1", "football1", "baseball1", "dragon123", "monkey123", "passw0rd", "admin123", "trustno1", "superman1", "princess1"]
+    [
+        "password",
+        "password1",
+        "password123",
+        "12345678",
+        "123456789",
+        "1234567890",
+        "qwertyuiop",
+        "qwerty123",
+        "iloveyou11",
+        "11111111",
+        "00000000",
+        "abcdefgh",
+        "abc12345",
+        "letmein1",
+        "welcome1",
+        "sunshine1",
+        "football1",
+        "baseball1",
+        "dragon123",
+        "monkey123",
+        "passw0rd",
+        "admin123",
+        "trustno1",
+        "superman1",
+        "princess1",
+    ]
 )
 
 
@@ -32,9 +58,7 @@ def normalize_handle(raw: str) -> str:
 def check_password(password: str, *, handle: str, min_length: int) -> None:
     """Refuse passwords that are short, huge, common or the handle itself."""
     if len(password) < min_length:
-        raise BackchannelError(
-            "weak_password", f"Passwords need at least {min_length} characters."
-        )
+        raise BackchannelError("weak_password", f"Passwords need at least {min_length} characters.")
     if len(password) > PASSWORD_MAX:
         raise BackchannelError(
             "weak_password", f"Passwords may have at most {PASSWORD_MAX} characters."

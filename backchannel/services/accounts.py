@@ -25,11 +25,11 @@ async def register(
 ) -> tuple[dict[str, Any], str]:
     """Create an account and its first session. Returns (profile, bearer token)."""
     handle = rules.normalize_handle(handle)
-    rules.check_password(
-        password, handle=handle, min_length=core.settings.min_password_length
-    )
+    rules.check_password(password, handle=handle, min_length=core.settings.min_password_length)
     name = rules.clean_text_field(
-        display_name or handle, field="display_name", max_length=rules.DISPLAY_NAME_MAX,
+        display_name or handle,
+        field="display_name",
+        max_length=rules.DISPLAY_NAME_MAX,
         allow_empty=False,
     )
     device = _device(device_name)
@@ -77,7 +77,7 @@ async def login(
         found = await core.store.read(
             "login_lookup", lambda t: db.password_hash_for(t.conn, canonical)
         )
-    ok = await core.verify_password(found[1] if found else None, password[:rules.PASSWORD_MAX])
+    ok = await core.verify_password(found[1] if found else None, password[: rules.PASSWORD_MAX])
     if not ok or found is None:
         raise BackchannelError("invalid_credentials", "Wrong handle or password.")
     user_id = found[0]
@@ -219,7 +219,9 @@ async def update_me(
     values: dict[str, Any] = {}
     if display_name is not None:
         values["display_name"] = rules.clean_text_field(
-            display_name, field="display_name", max_length=rules.DISPLAY_NAME_MAX,
+            display_name,
+            field="display_name",
+            max_length=rules.DISPLAY_NAME_MAX,
             allow_empty=False,
         )
     if bio is not None:

@@ -42,9 +42,7 @@ async def open_direct(
 
     Creates it the first time. Returns (conversation, created).
     """
-    (other_handle,) = rules.check_new_members(
-        _handles(handles), me=requester.handle, kind="direct"
-    )
+    (other_handle,) = rules.check_new_members(_handles(handles), me=requester.handle, kind="direct")
 
     def txn(t: WriteTxn) -> tuple[dict[str, Any], bool]:
         (other,) = _users(t.conn, [other_handle])
@@ -195,8 +193,11 @@ async def add_members(
         rules.check_group_size(len(current) + len(new), maximum=core.settings.max_group_size)
         position = t.next_position()
         db.add_members(
-            t.conn, conversation["id"], [(u["id"], "member") for u in new],
-            position=position, now=t.now_ms,
+            t.conn,
+            conversation["id"],
+            [(u["id"], "member") for u in new],
+            position=position,
+            now=t.now_ms,
         )
         view = conversation_view(conversation, db.member_rows(t.conn, [conversation["id"]]))
         emit(

@@ -17,7 +17,6 @@ from backchannel.store import conversations as conv_db
 from backchannel.store import messages as db
 from backchannel.store.database import ReadTxn, WriteTxn
 
-
 QUOTE_LENGTH = 200  # characters of the original a reply keeps
 
 
@@ -57,9 +56,7 @@ async def send_message(
 
 def _check_same_request(existing: RowMapping, conversation_pid: str, text: str) -> None:
     if existing["conversation_pid"] != conversation_pid or (
-        existing["edited_at"] is None
-        and existing["unsent_at"] is None
-        and existing["text"] != text
+        existing["edited_at"] is None and existing["unsent_at"] is None and existing["text"] != text
     ):
         raise BackchannelError(
             "txn_id_conflict",
@@ -296,11 +293,17 @@ async def set_reaction(
                     f"At most {core.settings.max_reactions_per_user} reactions per message.",
                 )
             db.add_reaction(
-                t.conn, message_id=message["id"], user_id=requester.user_id, emoji=emoji,
+                t.conn,
+                message_id=message["id"],
+                user_id=requester.user_id,
+                emoji=emoji,
                 now=t.now_ms,
             )
             emit(
-                t, "reaction.added", data, conversation_id=conversation["id"],
+                t,
+                "reaction.added",
+                data,
+                conversation_id=conversation["id"],
                 message_position=message["position"],
             )
         elif not on and emoji in mine:
@@ -308,7 +311,10 @@ async def set_reaction(
                 t.conn, message_id=message["id"], user_id=requester.user_id, emoji=emoji
             )
             emit(
-                t, "reaction.removed", data, conversation_id=conversation["id"],
+                t,
+                "reaction.removed",
+                data,
+                conversation_id=conversation["id"],
                 message_position=message["position"],
             )
         return _reload(t, message["id"])
@@ -334,7 +340,12 @@ async def forward_message(
         destinations = [access.conversation(t.conn, requester, pid) for pid in unique_targets]
         return [
             _insert(
-                t, requester, destination, text=message["text"], txn_id=None, reply=None,
+                t,
+                requester,
+                destination,
+                text=message["text"],
+                txn_id=None,
+                reply=None,
                 forwarded=True,
             )
             for destination in destinations

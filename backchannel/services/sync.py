@@ -19,7 +19,6 @@ from backchannel.services.views import iso
 from backchannel.store import events as db
 from backchannel.store.database import ReadTxn
 
-
 OTHER_NODES_POLL_SECONDS = 1.0
 
 

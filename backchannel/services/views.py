@@ -20,9 +20,7 @@ def iso(ms: int | None) -> str | None:
     """Milliseconds since the epoch as an ISO 8601 UTC timestamp, or None."""
     if ms is None:
         return None
-    return (
-        datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
-    )
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def user_view(row: Row) -> dict[str, Any]:
@@ -43,9 +41,7 @@ def profile_view(row: Row, **extra: Any) -> dict[str, Any]:
     return view
 
 
-def message_view(
-    row: Row, reactions: list[tuple[str, str]] | None = None
-) -> dict[str, Any]:
+def message_view(row: Row, reactions: list[tuple[str, str]] | None = None) -> dict[str, Any]:
     """A message as every member sees it. Unsent messages keep only their tombstone."""
     unsent = row["unsent_at"] is not None
     reply = None
@@ -82,9 +78,7 @@ def message_view(
     }
 
 
-def conversation_view(
-    row: Row, member_rows: Sequence[Row]
-) -> dict[str, Any]:
+def conversation_view(row: Row, member_rows: Sequence[Row]) -> dict[str, Any]:
     """The parts of a conversation every member sees alike (no unread counts)."""
     return {
         "id": row["pid"],

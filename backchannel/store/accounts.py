@@ -46,9 +46,7 @@ def user_by_handle(conn: Connection, handle: str) -> RowMapping | None:
     """An active user by canonical handle."""
     return (
         conn.execute(
-            select(*USER_COLUMNS).where(
-                users.c.handle == handle, users.c.deactivated_at.is_(None)
-            )
+            select(*USER_COLUMNS).where(users.c.handle == handle, users.c.deactivated_at.is_(None))
         )
         .mappings()
         .first()
@@ -61,9 +59,7 @@ def user_by_id(conn: Connection, user_id: int) -> RowMapping | None:
 
 def users_by_handles(conn: Connection, handles: list[str]) -> dict[str, RowMapping]:
     rows = conn.execute(
-        select(*USER_COLUMNS).where(
-            users.c.handle.in_(handles), users.c.deactivated_at.is_(None)
-        )
+        select(*USER_COLUMNS).where(users.c.handle.in_(handles), users.c.deactivated_at.is_(None))
     ).mappings()
     return {row["handle"]: row for row in rows}
 
@@ -254,5 +250,7 @@ def follow_page(
 
 def delete_follows_of(conn: Connection, user_id: int) -> None:
     conn.execute(
-        delete(follows).where(or_(follows.c.follower_id == user_id, follows.c.followee_id == user_id))
+        delete(follows).where(
+            or_(follows.c.follower_id == user_id, follows.c.followee_id == user_id)
+        )
     )

@@ -240,9 +240,7 @@ def touch(conn: Connection, conversation_id: int, *, position: int, at: int) -> 
     _TOUCH(conn, position=position, at=at, id=conversation_id)
 
 
-def set_read_position(
-    conn: Connection, conversation_id: int, user_id: int, position: int
-) -> bool:
+def set_read_position(conn: Connection, conversation_id: int, user_id: int, position: int) -> bool:
     """Move a read marker forward (never back). True when it moved."""
     result = conn.execute(
         update(members)
@@ -323,4 +321,3 @@ def inbox_page(
     if only_pid is not None:
         query = query.where(conversations.c.pid == only_pid)
     return list(conn.execute(query).mappings())
-

@@ -267,9 +267,7 @@ class Store:
             while len(batch) < self.group_commit_max and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                committed = await loop.run_in_executor(
-                    self._writer_thread, self._run_batch, batch
-                )
+                committed = await loop.run_in_executor(self._writer_thread, self._run_batch, batch)
             except BaseException as exc:  # the commit itself failed: nothing is durable
                 log.error("write batch failed to commit", exc_info=exc)
                 for op in batch:
@@ -343,9 +341,7 @@ class Store:
         except Exception as exc:
             # A lone write that raised: its transaction rolled back and the
             # error is its own, unless the database asks for a retry.
-            if batch[0].error is exc and not (
-                isinstance(exc, DBAPIError) and _is_retryable(exc)
-            ):
+            if batch[0].error is exc and not (isinstance(exc, DBAPIError) and _is_retryable(exc)):
                 return 0
             raise
 

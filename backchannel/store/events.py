@@ -84,5 +84,7 @@ def events_for_user(
     conn: Connection, user_id: int, *, since: int, upto: int, limit: int
 ) -> list[tuple[int, str, str, int]]:
     """(position, type, payload, created_at) of the events in (since, upto] the user may see."""
-    rows: Sequence[Any] = _FOR_USER(conn, user_id=user_id, since=since, upto=upto, limit=limit).all()
+    rows: Sequence[Any] = _FOR_USER(
+        conn, user_id=user_id, since=since, upto=upto, limit=limit
+    ).all()
     return [(int(row[0]), row[1], row[2], int(row[3])) for row in rows]

@@ -201,7 +201,9 @@ def set_text(conn: Connection, message_id: int, *, old_text: str, text: str, now
     conn.execute(
         insert(message_edits).values(message_id=message_id, previous_text=old_text, edited_at=now)
     )
-    conn.execute(update(messages).where(messages.c.id == message_id).values(text=text, edited_at=now))
+    conn.execute(
+        update(messages).where(messages.c.id == message_id).values(text=text, edited_at=now)
+    )
 
 
 def unsend(conn: Connection, message_id: int, *, now: int) -> None:
@@ -211,7 +213,9 @@ def unsend(conn: Connection, message_id: int, *, now: int) -> None:
     conn.execute(
         update(messages).where(messages.c.reply_to_id == message_id).values(reply_text=None)
     )
-    conn.execute(update(messages).where(messages.c.id == message_id).values(text=None, unsent_at=now))
+    conn.execute(
+        update(messages).where(messages.c.id == message_id).values(text=None, unsent_at=now)
+    )
 
 
 def hide(conn: Connection, *, user_id: int, message_id: int) -> bool:

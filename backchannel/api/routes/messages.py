@@ -19,7 +19,9 @@ router = APIRouter(prefix="/api/v1/conversations/{conversation_id}/messages", ta
     response_model=s.MessageOut,
     responses={200: {"model": s.MessageOut, "description": "A retry: the original message."}},
 )
-async def send(conversation_id: str, body: s.MessageIn, core: CoreDep, me: RequesterDep) -> Response:
+async def send(
+    conversation_id: str, body: s.MessageIn, core: CoreDep, me: RequesterDep
+) -> Response:
     """Send a message. Repeat a `txn_id` to retry safely: 200 with the original."""
     view, created = await messages.send_message(
         core, me, conversation_id, txn_id=body.txn_id, text=body.text, reply_to=body.reply_to
@@ -40,9 +42,7 @@ async def history(
 ) -> Response:
     """History in sending order: the newest page, or the page before/after a cursor."""
     return json(
-        await messages.history(
-            core, me, conversation_id, before=before, after=after, limit=limit
-        )
+        await messages.history(core, me, conversation_id, before=before, after=after, limit=limit)
     )
 
 
@@ -91,9 +91,7 @@ async def unreact(
     conversation_id: str, message_id: str, emoji: str, core: CoreDep, me: RequesterDep
 ) -> Response:
     """Take your reaction back (idempotent)."""
-    return json(
-        await messages.set_reaction(core, me, conversation_id, message_id, emoji, on=False)
-    )
+    return json(await messages.set_reaction(core, me, conversation_id, message_id, emoji, on=False))
 
 
 @router.post("/{message_id}/forward", status_code=201, response_model=s.MessageList)

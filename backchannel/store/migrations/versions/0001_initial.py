@@ -113,9 +113,7 @@ def upgrade() -> None:
             ["conversations.id"],
             name="fk_member_spans_conversation_id_conversations",
         ),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name="fk_member_spans_user_id_users"
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name="fk_member_spans_user_id_users"),
     )
     op.create_index("ix_member_spans_user", "member_spans", ["user_id", "conversation_id"])
     op.create_table(
