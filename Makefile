@@ -35,13 +35,13 @@ test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check backchannel tests bench
-	$(BIN)/ruff format --check backchannel tests bench
+	$(BIN)/ruff check backchannel tests bench examples
+	$(BIN)/ruff format --check backchannel tests bench examples
 	$(BIN)/mypy
 
 format: $(VENV)/.installed-dev
-	$(BIN)/ruff format backchannel tests bench
-	$(BIN)/ruff check --fix backchannel tests bench
+	$(BIN)/ruff format backchannel tests bench examples
+	$(BIN)/ruff check --fix backchannel tests bench examples
 
 docs: $(VENV)/.installed
 	$(BIN)/python -m backchannel.docgen > docs/configuration.md

@@ -74,9 +74,10 @@ class Servers:
         return server
 
     async def serve(
-        self, data_dir: Path, database_url: str | None = None, *extra: str
+        self, data_dir: Path, database_url: str | None = None, *extra: str, port: int = 0
     ) -> ServerProcess:
-        args = ["serve", "--port", str(free_port()), "--data-dir", str(data_dir), *extra]
+        """Start a server (on `port`, or a free one) and wait until it answers."""
+        args = ["serve", "--port", str(port or free_port()), "--data-dir", str(data_dir), *extra]
         if database_url:
             args += ["--database-url", database_url]
         server = await self.run(*args)

@@ -1,0 +1,23 @@
+"""An echo bot: answers every direct message it receives with the same text.
+
+python examples/echo_bot.py http://127.0.0.1:8000 echobot 'its password'
+"""
+
+import asyncio
+import sys
+
+from backchannel.client import Client
+
+
+async def run(base_url: str, handle: str, password: str) -> None:
+    async with await Client.login(base_url, handle, password, device_name="echo bot") as bot:
+        async for event in bot.events():
+            if event["type"] != "message.created":
+                continue
+            message = event["data"]["message"]
+            if message["sender"]["handle"] != handle:
+                await bot.send(message["conversation_id"], message["text"], reply_to=message["id"])
+
+
+if __name__ == "__main__":
+    asyncio.run(run(*sys.argv[1:4]))
