@@ -6,13 +6,17 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 from backchannel import __version__
-from backchannel.api import errors
+from backchannel.api import errors, gateway
 from backchannel.api.middleware import RequestMiddleware
 from backchannel.api.routes import accounts, conversations, health, messages, sync, users
+from backchannel.api.schemas import ErrorOut
 from backchannel.broker.local import LocalBroker
 from backchannel.config import Settings
 from backchannel.observability import Metrics
@@ -39,8 +43,10 @@ def build_store(settings: Settings) -> Store:
     )
 
 
-def check_migrated(store: Store) -> None:
-    engine = store.migration_engine()
+def check_migrated(store: Store | str) -> None:
+    """Raise NotMigrated unless the database (a Store or a URL) is at the head revision."""
+    url = store if isinstance(store, str) else store.url
+    engine = create_engine(url, poolclass=NullPool)
     try:
         current = migrate.current_revision(engine)
     finally:
@@ -90,7 +96,39 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     errors.install(app)
-    for module in (health, accounts, users, conversations, messages, sync):
+    for module in (health, accounts, users, conversations, messages, sync, gateway):
         app.include_router(module.router)
     app.add_middleware(RequestMiddleware, metrics=metrics)
+    _describe_errors(app)
     return app
+
+
+def _describe_errors(app: FastAPI) -> None:
+    """Make /openapi.json tell the truth about errors: validation is `400` with our error
+    body (not FastAPI's `422 HTTPValidationError`), and every operation may answer with
+    an error body whose `code` is one of docs/api.md's."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        defs = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(defs.pop("$defs", {}))
+        components["ErrorOut"] = defs
+        error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                responses = operation["responses"]
+                if responses.pop("422", None) is not None:
+                    responses["400"] = {"description": "Invalid request", "content": error}
+                responses.setdefault(
+                    "default", {"description": "An error with a stable code", "content": error}
+                )
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

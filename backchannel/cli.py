@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import shutil
 import signal
@@ -113,7 +114,7 @@ def serve(
     """Serve the HTTP API (migrating the database first unless --no-migrate)."""
     import uvicorn
 
-    from backchannel.app import NotMigrated, build_store, check_migrated, create_app
+    from backchannel.app import NotMigrated, check_migrated, create_app
     from backchannel.observability import configure_logging
 
     settings = _settings(data_dir, database_url, host=host, port=port)
@@ -121,7 +122,9 @@ def serve(
     if not no_migrate:
         _migrate(settings)
     try:
-        check_migrated(build_store(settings))
+        if settings.database_url is None:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        check_migrated(settings.resolved_database_url)
     except NotMigrated as exc:
         _fail(str(exc))
     application = create_app(settings)
@@ -153,7 +156,7 @@ def serve(
             ws="websockets-sansio",
             log_config=None,
             access_log=False,
-            timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
+            timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout_seconds),
             server_header=False,
         )
     )

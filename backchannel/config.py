@@ -105,6 +105,29 @@ class Settings(BaseSettings):
     sync_max_timeout_ms: int = Field(
         30000, ge=0, description="Longest a `GET /api/v1/sync` long-poll waits for new events."
     )
+    stream_auth_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="How long a new WebSocket at /api/v1/stream may take to authenticate.",
+    )
+    stream_queue_size: int = Field(
+        256,
+        ge=1,
+        description="Frames a WebSocket may have waiting to be sent; a client that falls "
+        "further behind is closed with code 4008 (resync from your last position).",
+    )
+    stream_stall_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How long a WebSocket replaying a backlog may take to accept the next "
+        "frames before it is closed with code 4008 (resync from your last position).",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins (e.g. `https://chat.example.com`) allowed to open the "
+        "WebSocket, besides the server's own. Clients that send no Origin are not browsers "
+        "and are allowed.",
+    )
     sync_batch_limit: int = Field(
         500, ge=1, description="Most events returned by one sync response."
     )

@@ -72,6 +72,9 @@ def _type_name(annotation: object) -> str:
         return "path"
     if typing.get_origin(annotation) is typing.Literal:
         return " \\| ".join(f"`{a}`" for a in typing.get_args(annotation))
+    if typing.get_origin(annotation) is list:
+        (item,) = typing.get_args(annotation)
+        return f"list of {_type_name(item)} (a JSON array in the environment)"
     args = typing.get_args(annotation)
     if args and type(None) in args:
         inner = [a for a in args if a is not type(None)]
@@ -88,9 +91,12 @@ def _bounds(field: FieldInfo) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def _default(value: object) -> str:
+def _default(field: FieldInfo) -> str:
+    value = field.get_default(call_default_factory=True)
     if value is None:
         return "unset"
+    if isinstance(value, list | tuple):
+        return "`[" + ", ".join(f'"{item}"' for item in value) + "]`"
     return f"`{value}`"
 
 
@@ -112,7 +118,7 @@ def render() -> str:
         rows.append(
             f"| `{name}` | `{ENV_PREFIX}{name.upper()}` | `{name}` "
             f"| {_type_name(field.annotation)}{_bounds(field)} "
-            f"| {_default(field.default)} | {description} |"
+            f"| {_default(field)} | {description} |"
         )
     return INTRO + "\n" + "\n".join(rows) + "\n"
 

@@ -46,7 +46,7 @@ CODES: dict[str, tuple[int, str]] = {
     "cannot_follow_self": (422, "You cannot follow yourself."),
     "txn_id_conflict": (
         422,
-        "That txn_id was already used for a different request body in this conversation.",
+        "That txn_id was already used by you for a different message (txn_ids are per sender).",
     ),
     "not_ready": (503, "The server cannot serve yet: database unreachable or not migrated."),
     "unavailable": (503, "The server is shutting down or overloaded; retry shortly."),

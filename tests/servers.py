@@ -59,13 +59,13 @@ class Servers:
         self.tmp_path = tmp_path
         self.started: list[ServerProcess] = []
 
-    async def run(self, *args: str) -> ServerProcess:
+    async def run(self, *args: str, env: dict[str, str] | None = None) -> ServerProcess:
         """Start `backchannel <args>` (not waiting for it to listen)."""
         log = self.tmp_path / f"server-{len(self.started)}.log"
         with log.open("wb") as out:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "backchannel", *args,
-                env=server_env(), stdout=out, stderr=asyncio.subprocess.STDOUT,
+                env={**server_env(), **(env or {})}, stdout=out, stderr=asyncio.subprocess.STDOUT,
                 cwd=self.tmp_path,
             )  # fmt: skip
         port = int(args[args.index("--port") + 1]) if "--port" in args else 0
@@ -74,13 +74,18 @@ class Servers:
         return server
 
     async def serve(
-        self, data_dir: Path, database_url: str | None = None, *extra: str, port: int = 0
+        self,
+        data_dir: Path,
+        database_url: str | None = None,
+        *extra: str,
+        port: int = 0,
+        env: dict[str, str] | None = None,
     ) -> ServerProcess:
         """Start a server (on `port`, or a free one) and wait until it answers."""
         args = ["serve", "--port", str(port or free_port()), "--data-dir", str(data_dir), *extra]
         if database_url:
             args += ["--database-url", database_url]
-        server = await self.run(*args)
+        server = await self.run(*args, env=env)
         deadline = time.monotonic() + START_TIMEOUT_S
         async with httpx.AsyncClient(base_url=server.url, timeout=2) as http:
             while True:

@@ -1,8 +1,11 @@
-"""Docs as code: the docs name every setting, route, error code and event type."""
+"""Docs as code: the docs name every setting, route, error code and event type, and
+every route declares its schemas. A failure here means: update the docs (or `make docs`)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,58 +17,192 @@ from backchannel.services.events import EVENT_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
+PAGES = ("architecture", "api", "configuration", "operations", "performance")
+METHODS = ("get", "put", "post", "delete", "patch")
+# Routes FastAPI serves itself, outside the OpenAPI paths.
+BUILT_IN_ROUTES = {"GET /openapi.json"}
+
+OpenApi = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def openapi(tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg]
+def openapi(tmp_path_factory: pytest.TempPathFactory) -> OpenApi:
     app = create_app(load_settings(data_dir=tmp_path_factory.mktemp("docs")))
-    return app.openapi()
+    schema: OpenApi = app.openapi()
+    return schema
+
+
+@pytest.fixture(scope="module")
+def api_page() -> str:
+    return (DOCS / "api.md").read_text()
+
+
+def operations(openapi: OpenApi) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, operation)
+        for path, item in openapi["paths"].items()
+        for method, operation in item.items()
+        if method in METHODS
+    ]
+
+
+def table_rows(page: str) -> dict[str, list[str]]:
+    """Markdown table rows keyed by their first cell with the backticks removed."""
+    rows = {}
+    for line in page.splitlines():
+        if line.startswith("| `"):
+            cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+            rows[cells[0].strip("`")] = cells
+    return rows
+
+
+# --- configuration ------------------------------------------------------------------
 
 
 def test_configuration_page_is_generated_from_the_settings() -> None:
     page = (DOCS / "configuration.md").read_text()
     assert page == render(), "docs/configuration.md is stale: run `make docs`"
-    for name in Settings.model_fields:
-        assert f"`BACKCHANNEL_{name.upper()}`" in page
 
 
-def test_every_route_is_documented(openapi: dict) -> None:  # type: ignore[type-arg]
-    page = (DOCS / "api.md").read_text()
+def test_configuration_page_names_every_setting() -> None:
+    rows = table_rows((DOCS / "configuration.md").read_text())
+    assert list(rows) == list(Settings.model_fields)
+    for name, cells in rows.items():
+        assert cells[1] == f"`BACKCHANNEL_{name.upper()}`", name
+        assert cells[2] == f"`{name}`", name  # the TOML key
+        assert Settings.model_fields[name].description, f"{name} has no description"
+
+
+def test_configuration_page_names_the_serve_flags() -> None:
+    import typer.main
+
+    from backchannel.cli import app as cli
+    from backchannel.docgen import CLI_FLAGS
+
+    serve = typer.main.get_command(cli).commands["serve"]  # type: ignore[attr-defined]
+    flags = {
+        param.name: param.opts[0] for param in serve.params if param.name in Settings.model_fields
+    }
+    assert flags == CLI_FLAGS, "backchannel.docgen.CLI_FLAGS differs from `backchannel serve`"
+
+
+def test_configuration_page_explains_precedence_and_secrets() -> None:
+    page = (DOCS / "configuration.md").read_text()
+    assert "BACKCHANNEL_CONFIG" in page
+    assert "`database_url` is a **secret**" in page
+    flags, env, toml, defaults = (
+        page.index("**command-line flags**"),
+        page.index("**environment variables**"),
+        page.index("**a TOML file**"),
+        page.index("**the defaults**"),
+    )
+    assert flags < env < toml < defaults
+
+
+# --- the API reference ----------------------------------------------------------------
+
+
+def test_every_route_is_documented(openapi: OpenApi, api_page: str) -> None:
     missing = [
         f"{method.upper()} {path}"
-        for path, operations in openapi["paths"].items()
-        for method in operations
-        if f"`{method.upper()} {path}`" not in page
+        for method, path, _ in operations(openapi)
+        if f"`{method.upper()} {path}`" not in api_page
     ]
-    assert missing == []
+    assert missing == [], "routes missing from docs/api.md"
 
 
-def test_every_error_code_and_event_type_is_documented() -> None:
-    page = (DOCS / "api.md").read_text()
-    assert [code for code in CODES if f"`{code}` | {CODES[code][0]}" not in page] == []
-    assert [kind for kind in EVENT_TYPES if f"| `{kind}` |" not in page] == []
+def test_no_documented_route_is_made_up(openapi: OpenApi, api_page: str) -> None:
+    real = {f"{method.upper()} {path}" for method, path, _ in operations(openapi)}
+    documented = set(re.findall(r"`((?:GET|PUT|POST|DELETE|PATCH) /[^`\s?]*)`", api_page))
+    assert documented - real - BUILT_IN_ROUTES == set(), (
+        "docs/api.md names routes that do not exist"
+    )
 
 
-def test_every_operation_declares_its_schemas(openapi: dict) -> None:  # type: ignore[type-arg]
-    for path, operations in openapi["paths"].items():
-        for method, operation in operations.items():
-            where = f"{method.upper()} {path}"
-            success = [code for code in operation["responses"] if code.startswith("2")]
-            assert success, where
-            for code in success:
-                if code == "204" or path in ("/metrics", "/openapi.json"):
-                    continue
-                content = operation["responses"][code].get("content", {})
-                schema = content.get("application/json", {}).get("schema")
-                assert schema, f"{where} {code} has no response schema"
-            if method in ("post", "put", "patch") and "requestBody" not in operation:
-                # only bodiless actions: unsend, follow
-                assert path.endswith(("/unsend", "/follow")), f"{where} has no request body"
+def test_every_error_code_is_documented_with_its_status(api_page: str) -> None:
+    section = api_page.split("## Error codes", 1)[1]
+    rows = table_rows(section)
+    assert [code for code in CODES if code not in rows] == [], "error codes missing"
+    assert [code for code in rows if code not in CODES] == [], "documented codes that do not exist"
+    wrong = [code for code, (status, _) in CODES.items() if rows[code][1] != str(status)]
+    assert wrong == [], "error codes documented with the wrong status"
+
+
+def test_every_event_type_is_documented(api_page: str) -> None:
+    section = api_page.split("## Events", 1)[1].split("\n## ", 1)[0]
+    rows = table_rows(section)
+    assert [kind for kind in EVENT_TYPES if kind not in rows] == [], "event types missing"
+    assert [kind for kind in rows if kind not in EVENT_TYPES] == [], "made-up event types"
+    wrong = [kind for kind, (audience, _) in EVENT_TYPES.items() if rows[kind][1] != audience]
+    assert wrong == [], "event types documented with the wrong audience"
+
+
+def test_api_page_explains_the_contracts(api_page: str) -> None:
+    for phrase in (
+        "Authorization: Bearer",
+        "txn_id",
+        "(since, next]",
+        "`limited`",
+        '{"position": 4, "type": "message.created", "at": ',
+        "next_cursor",
+        "before_cursor",
+        "after_cursor",
+    ):
+        assert phrase in api_page, phrase
+
+
+# --- the OpenAPI schema ---------------------------------------------------------------
+
+
+def test_every_operation_declares_its_response_schema(openapi: OpenApi) -> None:
+    undeclared = []
+    for method, path, operation in operations(openapi):
+        success = [code for code in operation["responses"] if code.startswith("2")]
+        if not success:
+            undeclared.append(f"{method.upper()} {path}: no success response")
+        for code in success:
+            if code == "204" or path == "/metrics":
+                continue
+            content = operation["responses"][code].get("content", {})
+            if not content.get("application/json", {}).get("schema"):
+                undeclared.append(f"{method.upper()} {path}: {code} has no response schema")
+    assert undeclared == []
+
+
+def test_every_operation_with_a_body_declares_its_schema(openapi: OpenApi) -> None:
+    bodiless = []
+    for method, path, operation in operations(openapi):
+        body = operation.get("requestBody")
+        if body is None:
+            if method in ("post", "put", "patch"):
+                bodiless.append(f"{method.upper()} {path}")
+            continue
+        schema = body.get("content", {}).get("application/json", {}).get("schema")
+        assert schema, f"{method.upper()} {path} has a request body without a schema"
+    # Only actions that need nothing but their path take no body.
+    assert sorted(bodiless) == [
+        "POST /api/v1/conversations/{conversation_id}/messages/{message_id}/unsend",
+        "PUT /api/v1/users/{handle}/follow",
+    ]
+
+
+# --- the README and links -------------------------------------------------------------
 
 
 def test_readme_quick_start() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "make run" in readme and "make test" in readme
-    for page in ("architecture", "api", "configuration", "operations", "performance"):
-        assert (DOCS / f"{page}.md").exists()
+    quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"^(make \w+)", quick_start, re.M)
+    assert commands == ["make run", "make test"]
+    for page in PAGES:
         assert f"docs/{page}.md" in readme
+
+
+def test_relative_links_resolve() -> None:
+    broken = []
+    for page in [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#:\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if not (page.parent / target).exists():
+                broken.append(f"{page.name}: {target}")
+    assert broken == []

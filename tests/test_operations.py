@@ -111,3 +111,4 @@ async def test_unexpected_errors_are_500_with_a_code(
         r = await client.get("/api/v1/me", headers=user.headers)
     assert r.status_code == 500
     assert r.json()["error"]["code"] == "internal_error"
+    assert r.headers["x-request-id"] and r.headers["cache-control"] == "no-store"

@@ -371,3 +371,11 @@ async def test_every_member_sees_one_order(api: Api) -> None:
     assert all(order == orders[0] for order in orders)
     history = (await first.get(f"{CONVERSATIONS}/{group}/messages", params={"limit": 100})).json()
     assert [(m["position"], m["id"]) for m in history["items"]] == orders[0]
+
+
+@pytest.mark.parametrize("token", ["\u00b2", "\u0661", "1\u00b2"])
+async def test_non_ascii_digit_tokens_are_refused(api: Api, token: str) -> None:
+    user = await api.register()
+    r = await user.get("/api/v1/sync", params={"since": token})
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "invalid_token"

@@ -18,6 +18,7 @@ from backchannel.errors import BackchannelError
 from backchannel.observability import Metrics, request_id_var
 
 access_log = logging.getLogger("backchannel.access")
+log = logging.getLogger(__name__)
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -51,9 +52,12 @@ class RequestMiddleware:
         except ValueError:
             length = 0
 
+        started_response = False
+
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
+                started_response = True
                 status = message["status"]
                 extra = [(b"x-request-id", request_id.encode()), *SECURITY_HEADERS]
                 if sensitive:
@@ -81,6 +85,14 @@ class RequestMiddleware:
                 await response(scope, receive, send_wrapper)
             else:
                 await self.app(scope, limited_receive, send_wrapper)
+        except Exception:
+            # Rendered here rather than by Starlette's outermost handler, so the 500 keeps
+            # the request id and security headers, and the log line carries the id.
+            log.exception("unhandled error")
+            if started_response:
+                raise
+            response = json(BackchannelError("internal_error").body(), 500)
+            await response(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)

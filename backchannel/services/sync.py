@@ -26,13 +26,18 @@ OTHER_NODES_POLL_SECONDS = 1.0
 class EventBatch:
     """Events in (since, next_position], already serialized for the wire."""
 
-    events: list[orjson.Fragment]
+    raw: list[bytes]  # each event's JSON object
     next_position: int
     limited: bool
 
+    @property
+    def events(self) -> list[orjson.Fragment]:
+        """The events, ready to embed in an orjson document without re-encoding."""
+        return [orjson.Fragment(event) for event in self.raw]
+
 
 def parse_token(token: str) -> int:
-    if not token.isdigit() or len(token) > 18:
+    if not (token.isascii() and token.isdigit()) or len(token) > 18:
         raise BackchannelError("invalid_token", "Sync tokens are the `next` of a sync reply.")
     return int(token)
 
@@ -53,10 +58,8 @@ async def read_batch(core: Core, requester: Requester, since: int, limit: int) -
         rows = db.events_for_user(t.conn, requester.user_id, since=since, upto=upto, limit=limit)
         limited = len(rows) == limit
         events = [
-            orjson.Fragment(
-                b'{"position":%d,"type":"%s","at":"%s","data":%s}'
-                % (position, type_.encode(), (iso(created) or "").encode(), payload.encode())
-            )
+            b'{"position":%d,"type":"%s","at":"%s","data":%s}'
+            % (position, type_.encode(), (iso(created) or "").encode(), payload.encode())
             for position, type_, payload, created in rows
         ]
         return EventBatch(events, rows[-1][0] if limited else upto, limited)
@@ -72,7 +75,7 @@ async def long_poll(
     while True:
         batch = await read_batch(core, requester, since, limit)
         remaining = deadline - time.monotonic()
-        if batch.events or remaining <= 0 or core.shutting_down:
+        if batch.raw or remaining <= 0 or core.shutting_down:
             return batch
         # The in-process broker only hears this node's commits. On a shared database
         # other nodes commit too, so look again at least every second until the Redis

@@ -95,9 +95,11 @@ members = Table(
     Index("ix_members_user", "user_id"),
 )
 
-# Every stretch of stream positions during which a user was a member. Sync and
-# history use these, so a user who left and rejoined sees neither the gap nor
-# anything before their first join.
+# Every stretch of stream positions during which a user was a member. Sync uses
+# these, so a client resuming from an old token gets exactly the events of the
+# stretches it was a member for. History and message reads use the current
+# membership's join position only: after leaving and rejoining a group, earlier
+# messages are not fetchable again (as in most messengers).
 member_spans = Table(
     "member_spans",
     metadata,

@@ -1,0 +1,211 @@
+"""The WebSocket gateway against a real server, with real WebSocket clients."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from backchannel.client import Client
+from tests.conftest import PASSWORD
+from tests.servers import Servers
+
+pytestmark = pytest.mark.server
+
+
+def ws_url(http_url: str) -> str:
+    return http_url.replace("http://", "ws://") + "/api/v1/stream"
+
+
+async def open_stream(
+    server_url: str, token: str, since: str | None = None
+) -> tuple[ClientConnection, dict[str, Any]]:
+    ws = await websockets.connect(ws_url(server_url))
+    frame: dict[str, Any] = {"op": "auth", "token": token}
+    if since is not None:
+        frame["since"] = since
+    await ws.send(orjson.dumps(frame).decode())
+    ready = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
+    return ws, ready
+
+
+async def next_frame(ws: ClientConnection, op: str) -> dict[str, Any]:
+    while True:
+        frame = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
+        if frame["op"] == op:
+            return dict(frame)
+
+
+async def test_replay_live_events_and_actions(tmp_path: Path, servers: Servers) -> None:
+    server = await servers.serve(tmp_path / "data")
+    async with (
+        await Client.register(server.url, "alice", PASSWORD) as alice,
+        await Client.register(server.url, "bob", PASSWORD) as bob,
+    ):
+        start = (await bob.sync())["next"]
+        conversation = (await alice.open_direct("bob"))["id"]
+        first = await alice.send(conversation, "before bob connected")
+        assert bob.token is not None and alice.token is not None
+
+        ws, ready = await open_stream(server.url, bob.token, since=start)
+        assert ready["op"] == "ready"
+        replayed = [await next_frame(ws, "event") for _ in range(2)]
+        assert [e["type"] for e in replayed] == ["conversation.created", "message.created"]
+        assert replayed[1]["data"]["message"]["id"] == first["id"]
+
+        await alice.send(conversation, "live")
+        live = await next_frame(ws, "event")
+        assert live["data"]["message"]["text"] == "live"
+
+        # Bob answers over the socket; a retry of the same txn_id acks the same message.
+        send = {"op": "send", "id": "r1", "conversation_id": conversation, "text": "hi alice",
+                "txn_id": "ws-1"}  # fmt: skip
+        await ws.send(orjson.dumps(send).decode())
+        ack = await next_frame(ws, "ack")
+        assert ack["id"] == "r1" and ack["status"] == 201
+        await ws.send(orjson.dumps({**send, "id": "r2"}).decode())
+        again = await next_frame(ws, "ack")
+        assert again["status"] == 200 and again["message"]["id"] == ack["message"]["id"]
+
+        # errors carry the REST codes
+        await ws.send(orjson.dumps({**send, "id": "r3", "conversation_id": "c_nope"}).decode())
+        error = await next_frame(ws, "error")
+        assert error["id"] == "r3" and error["error"]["code"] == "conversation_not_found"
+
+        await ws.send(orjson.dumps({"op": "read", "id": "r4", "conversation_id": conversation,
+                                    "up_to": live["data"]["message"]["id"]}).decode())  # fmt: skip
+        read = await next_frame(ws, "ack")
+        assert read["read_position"] == live["position"]
+        history = await alice.history(conversation)
+        assert [m["text"] for m in history["items"]][-1] == "hi alice"
+        await ws.close()
+
+
+async def test_authentication_is_required(tmp_path: Path, servers: Servers) -> None:
+    server = await servers.serve(
+        tmp_path / "data", env={"BACKCHANNEL_STREAM_AUTH_TIMEOUT_SECONDS": "0.5"}
+    )
+    silent = await websockets.connect(ws_url(server.url))
+    with pytest.raises(websockets.ConnectionClosed) as info:
+        await asyncio.wait_for(silent.recv(), 5)
+    assert info.value.rcvd is not None and info.value.rcvd.code == 4001
+
+    ws, reply = await open_stream(server.url, "bc_not-a-token")
+    assert reply["op"] == "error" and reply["error"]["code"] == "unauthenticated"
+    with pytest.raises(websockets.ConnectionClosed):
+        await asyncio.wait_for(ws.recv(), 5)
+
+    with pytest.raises(websockets.InvalidStatus):
+        await websockets.connect(ws_url(server.url), origin="https://evil.example")
+
+
+async def test_a_socket_carries_only_its_users_conversations(
+    tmp_path: Path, servers: Servers
+) -> None:
+    server = await servers.serve(tmp_path / "data")
+    async with (
+        await Client.register(server.url, "alice", PASSWORD) as alice,
+        await Client.register(server.url, "bob", PASSWORD) as bob,
+        await Client.register(server.url, "eve", PASSWORD) as eve,
+    ):
+        assert eve.token is not None
+        ws, _ = await open_stream(server.url, eve.token)
+        private = (await alice.open_direct("bob"))["id"]
+        for i in range(5):
+            await alice.send(private, f"secret {i}")
+        await bob.send(private, "shh")
+        mine = (await alice.open_direct("eve"))["id"]
+        await alice.send(mine, "hello eve")
+        frames = [await next_frame(ws, "event") for _ in range(2)]
+        assert [f["type"] for f in frames] == ["conversation.created", "message.created"]
+        assert all(f["data"].get("conversation", {}).get("id", mine) == mine for f in frames)
+        assert frames[1]["data"]["message"]["text"] == "hello eve"
+        await ws.close()
+
+
+def stalled_socket(port: int, token: str) -> socket.socket:
+    """A WebSocket client that authenticates and then never reads, with a tiny receive
+    buffer: raw, so no client library buffers on its behalf."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16))
+    sock.sendall(
+        b"GET /api/v1/stream HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        % (port, key)
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert b" 101 " in head.split(b"\r\n")[0]
+    payload = orjson.dumps({"op": "auth", "token": token})
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    assert len(payload) < 126
+    sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+    return sock
+
+
+def close_code_of(sock: socket.socket) -> int | None:
+    """Read everything the server sent; the code of its close frame, if any."""
+    data = bytearray()
+    while chunk := sock.recv(1 << 16):
+        data += chunk
+    offset = 0
+    while offset + 2 <= len(data):
+        opcode, length = data[offset] & 0x0F, data[offset + 1] & 0x7F
+        offset += 2
+        if length == 126:
+            length = int.from_bytes(data[offset : offset + 2], "big")
+            offset += 2
+        elif length == 127:
+            length = int.from_bytes(data[offset : offset + 8], "big")
+            offset += 8
+        if opcode == 0x8:
+            return int.from_bytes(data[offset : offset + 2], "big")
+        offset += length
+    return None
+
+
+async def test_a_client_that_does_not_read_is_cut_off_and_others_are_not(
+    tmp_path: Path, servers: Servers
+) -> None:
+    server = await servers.serve(
+        tmp_path / "data",
+        env={"BACKCHANNEL_STREAM_QUEUE_SIZE": "8", "BACKCHANNEL_STREAM_STALL_SECONDS": "1"},
+    )
+    async with (
+        await Client.register(server.url, "alice", PASSWORD) as alice,
+        await Client.register(server.url, "bob", PASSWORD) as bob,
+    ):
+        assert bob.token is not None
+        conversation = (await alice.open_direct("bob"))["id"]
+        stalled = await asyncio.to_thread(stalled_socket, server.port, bob.token)
+        healthy, _ = await open_stream(server.url, bob.token)
+        big = "x" * 4000
+        total = 1500  # ~6 MB: more than the kernel buffers between server and client
+
+        async def sender(k: int) -> None:
+            for i in range(k, total, 10):
+                await alice.send(conversation, f"{i} {big}")
+
+        await asyncio.gather(*(sender(k) for k in range(10)))
+        received = 0
+        while received < total:  # the healthy device gets everything
+            frame = await next_frame(healthy, "event")
+            if frame["type"] == "message.created":
+                received += 1
+        await healthy.close()
+        # The stalled one was closed with "resync from your last position".
+        assert await asyncio.to_thread(close_code_of, stalled) == 4008
+        stalled.close()
