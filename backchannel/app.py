@@ -18,6 +18,7 @@ from backchannel.api.middleware import RequestMiddleware
 from backchannel.api.routes import accounts, conversations, health, messages, sync, users
 from backchannel.api.schemas import ErrorOut
 from backchannel.broker.local import LocalBroker
+from backchannel.broker.redis import RedisBroker
 from backchannel.config import Settings
 from backchannel.observability import Metrics
 from backchannel.services.core import Core
@@ -67,7 +68,13 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = build_store(settings)
         await asyncio.to_thread(check_migrated, store)
-        core = Core(settings=settings, store=store, broker=LocalBroker(), metrics=metrics)
+        broker = (
+            RedisBroker(settings.redis_url.get_secret_value())
+            if settings.redis_url is not None
+            else LocalBroker()
+        )
+        await broker.start()
+        core = Core(settings=settings, store=store, broker=broker, metrics=metrics)
         core.broker.publish_position(
             await store.read("current_position", lambda t: event_db.current_position(t.conn))
         )
@@ -82,6 +89,7 @@ def create_app(settings: Settings) -> FastAPI:
             if core.background:
                 await asyncio.gather(*core.background, return_exceptions=True)
             await store.close()
+            await broker.close()
             log.info("backchannel stopped")
 
     app = FastAPI(

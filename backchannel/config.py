@@ -52,6 +52,18 @@ class Settings(BaseSettings):
         10.0, gt=0, description="How long a graceful shutdown waits for requests in flight."
     )
 
+    redis_url: SecretStr | None = Field(
+        None,
+        description="Redis URL (`redis://host:6379/0`) shared by the nodes of one deployment: "
+        "commits on one node wake readers on all. Empty: in-process only (one node).",
+    )
+    sync_poll_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="On a shared database, how often a waiting reader re-reads the log even "
+        "without a wake-up: the safety net for other nodes' commits (and lost broker messages).",
+    )
+
     # --- store --------------------------------------------------------------
     read_pool_size: int = Field(
         2,
@@ -132,7 +144,7 @@ class Settings(BaseSettings):
         500, ge=1, description="Most events returned by one sync response."
     )
 
-    @field_validator("database_url", mode="before")
+    @field_validator("database_url", "redis_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value

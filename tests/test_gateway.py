@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import socket
 from pathlib import Path
@@ -209,3 +210,46 @@ async def test_a_client_that_does_not_read_is_cut_off_and_others_are_not(
         # The stalled one was closed with "resync from your last position".
         assert await asyncio.to_thread(close_code_of, stalled) == 4008
         stalled.close()
+
+
+async def test_typing_reaches_the_other_members_only(tmp_path: Path, servers: Servers) -> None:
+    server = await servers.serve(tmp_path / "data")
+    async with (
+        await Client.register(server.url, "alice", PASSWORD) as alice,
+        await Client.register(server.url, "bob", PASSWORD) as bob,
+        await Client.register(server.url, "eve", PASSWORD) as eve,
+    ):
+        assert alice.token and bob.token and eve.token
+        conversation = (await alice.open_direct("bob"))["id"]
+        alice_ws, _ = await open_stream(server.url, alice.token)
+        bob_ws, _ = await open_stream(server.url, bob.token)
+        eve_ws, _ = await open_stream(server.url, eve.token)
+        typing = {"op": "typing", "id": "t1", "conversation_id": conversation, "active": True}
+        await alice_ws.send(orjson.dumps(typing).decode())
+        assert (await next_frame(alice_ws, "ack"))["id"] == "t1"
+        seen = await next_frame(bob_ws, "typing")
+        assert seen == {
+            "op": "typing",
+            "conversation_id": conversation,
+            "user": "alice",
+            "active": True,
+            "expires_in_ms": 5000,
+        }
+        # a stranger cannot signal into the conversation, and hears nothing of it
+        await eve_ws.send(orjson.dumps({**typing, "id": "t2"}).decode())
+        refused = await next_frame(eve_ws, "error")
+        assert refused["error"]["code"] == "conversation_not_found"
+        await alice.send((await alice.open_direct("eve"))["id"], "hi eve")
+        first = orjson.loads(await asyncio.wait_for(eve_ws.recv(), 5))
+        assert first["op"] == "event"  # no typing frame reached eve before this
+        # the typist's own devices do not hear themselves
+        await alice_ws.send(orjson.dumps({**typing, "id": "t3", "active": False}).decode())
+        stopped = await next_frame(bob_ws, "typing")
+        assert stopped["active"] is False and stopped["expires_in_ms"] == 0
+        frames = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                frames.append(orjson.loads(await asyncio.wait_for(alice_ws.recv(), 0.5)))
+        assert all(f["op"] != "typing" for f in frames)
+        for ws in (alice_ws, bob_ws, eve_ws):
+            await ws.close()

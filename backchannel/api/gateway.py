@@ -8,9 +8,12 @@ Protocol (JSON text frames):
 - server → `{"op": "event", "position", "type", "at", "data"}` for every event after
   `since` (replayed first, then live); `position` is the token to resume from.
 - client → `{"op": "send", "id", "conversation_id", "text", "txn_id"?, "reply_to"?}`,
-  `{"op": "read", "id", "conversation_id", "up_to"}`, `{"op": "ping", "id"?}`;
+  `{"op": "read", "id", "conversation_id", "up_to"}`,
+  `{"op": "typing", "id", "conversation_id", "active"}`, `{"op": "ping", "id"?}`;
   server → `{"op": "ack", "id", ...}` or `{"op": "error", "id", "error": {code, message}}`
   with the REST error codes. Actions go through the same services as REST.
+- server → `{"op": "typing", "conversation_id", "user", "active", "expires_in_ms"}`:
+  ephemeral, never stored, only to the other members' sockets.
 
 The pump reads the store by position, so a reconnecting client loses nothing. Each
 socket has a bounded queue of outgoing frames; a client too slow to drain it is
@@ -29,7 +32,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from backchannel.errors import BackchannelError
-from backchannel.services import accounts, conversations, messages, sync
+from backchannel.services import accounts, conversations, messages, realtime, sync
 from backchannel.services.core import Core, Requester
 
 log = logging.getLogger(__name__)
@@ -115,6 +118,7 @@ class StreamConnection:
         self.close_code: int | None = None
 
     async def run(self) -> None:
+        self.core.broker.subscribe(self.requester.user_id, self._ephemeral)
         tasks = [
             asyncio.create_task(self._pump(), name="stream-pump"),
             asyncio.create_task(self._reader(), name="stream-reader"),
@@ -123,6 +127,7 @@ class StreamConnection:
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self.core.broker.unsubscribe(self.requester.user_id, self._ephemeral)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -138,6 +143,11 @@ class StreamConnection:
             self.close_code = CLOSE_RESYNC
             return False
         return True
+
+    def _ephemeral(self, frame: bytes) -> None:
+        """Typing and the like: dropped, not a resync, when the socket is behind."""
+        with contextlib.suppress(asyncio.QueueFull):
+            self.outbox.put_nowait(frame)
 
     async def _writer(self) -> None:
         while True:
@@ -171,7 +181,8 @@ class StreamConnection:
                     self.close_code = CLOSE_RESYNC
                     return
                 continue
-            await self.core.broker.wait_beyond(self.position, 1.0)
+            poll = 3600.0 if self.core.store.is_sqlite else self.core.settings.sync_poll_seconds
+            await self.core.broker.wait_beyond(self.position, poll)
 
     async def _reader(self) -> None:
         while True:
@@ -221,6 +232,14 @@ class StreamConnection:
             if created:
                 self.core.metrics.messages_sent.inc()
             return {"status": 201 if created else 200, "message": message}
+        if kind == "typing":
+            active = frame.get("active", True)
+            if not isinstance(active, bool):
+                raise BackchannelError("invalid_request", "`active` is true or false.")
+            await realtime.typing(
+                self.core, self.requester, _field(frame, "conversation_id"), active
+            )
+            return {}
         if kind == "read":
             position = await conversations.mark_read(
                 self.core, self.requester, _field(frame, "conversation_id"), _field(frame, "up_to")

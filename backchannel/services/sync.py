@@ -19,8 +19,6 @@ from backchannel.services.views import iso
 from backchannel.store import events as db
 from backchannel.store.database import ReadTxn
 
-OTHER_NODES_POLL_SECONDS = 1.0
-
 
 @dataclass(slots=True)
 class EventBatch:
@@ -77,8 +75,8 @@ async def long_poll(
         remaining = deadline - time.monotonic()
         if batch.raw or remaining <= 0 or core.shutting_down:
             return batch
-        # The in-process broker only hears this node's commits. On a shared database
-        # other nodes commit too, so look again at least every second until the Redis
-        # broker carries their positions.
-        wait = remaining if core.store.is_sqlite else min(remaining, OTHER_NODES_POLL_SECONDS)
+        # On a shared database other nodes commit too: the Redis broker wakes us for
+        # those, and this re-read is the safety net when it cannot.
+        poll = core.settings.sync_poll_seconds
+        wait = remaining if core.store.is_sqlite else min(remaining, poll)
         await core.broker.wait_beyond(batch.next_position, wait)
