@@ -103,7 +103,7 @@ def apply_event(state: State, event: dict[str, Any], me: str) -> None:
     if kind == "conversation.created":
         view = data["conversation"]
         assert view["id"] not in convs, "created twice"
-        convs[view["id"]] = {**view, "read_position": event["position"]}
+        convs[view["id"]] = {**view, "read_position": event["position"], "read_positions": {}}
         msgs[view["id"]] = []
     elif kind == "member.joined":
         view = data["conversation"]
@@ -111,7 +111,7 @@ def apply_event(state: State, event: dict[str, Any], me: str) -> None:
             convs[view["id"]].update(members=view["members"], member_count=view["member_count"])
         else:  # I am among the new members
             assert me in [u["handle"] for u in data["users"]]
-            convs[view["id"]] = {**view, "read_position": event["position"]}
+            convs[view["id"]] = {**view, "read_position": event["position"], "read_positions": {}}
             msgs[view["id"]] = []
     elif kind == "member.left":
         cid = data["conversation_id"]
@@ -121,6 +121,7 @@ def apply_event(state: State, event: dict[str, Any], me: str) -> None:
         else:
             conv = convs[cid]
             conv["members"] = [m for m in conv["members"] if m["id"] != data["user"]["id"]]
+            conv["read_positions"].pop(data["user"]["handle"], None)
             conv["member_count"] = len(conv["members"])
     elif kind == "member.role_changed":
         for member in convs[data["conversation_id"]]["members"]:
@@ -156,6 +157,10 @@ def apply_event(state: State, event: dict[str, Any], me: str) -> None:
         else:
             users[data["emoji"]].remove(data["user"])
         message["reactions"] = [{"emoji": e, "users": u} for e, u in users.items() if u]
+    elif kind == "receipt.updated":
+        if data["user"] != me:
+            seen_by = convs[data["conversation_id"]]["read_positions"]
+            seen_by[data["user"]] = max(seen_by.get(data["user"], 0), data["read_position"])
     elif kind == "read.updated":
         conv = convs[data["conversation_id"]]
         conv["read_position"] = max(conv["read_position"], data["read_position"])
@@ -176,6 +181,7 @@ def normalize(state: State, me: str) -> dict[str, Any]:
             "member_count": conv["member_count"],
             "role": dict(members)[me],
             "read_position": conv["read_position"],
+            "read_positions": conv["read_positions"],
             "unread_count": sum(
                 1
                 for m in messages
@@ -434,9 +440,28 @@ async def test_read_marker_moved(api: Api) -> None:
             r = await alice.post(f"{CONVERSATIONS}/{cid}/read", json={"up_to": mid})
             assert r.status_code == 200, r.text
 
-    seen = await verify_action([alice, bob], action, {"read.updated"})
-    assert types(seen[alice.handle]) == ["read.updated"] * 2
-    assert seen[bob.handle] == []
+    seen = await verify_action([alice, bob], action, {"read.updated", "receipt.updated"})
+    assert types(seen[alice.handle]) == ["read.updated", "receipt.updated"] * 2
+    assert types(seen[bob.handle]) == ["receipt.updated"] * 2  # "Seen", twice: it moved twice
+
+
+@covers("receipt.updated")
+async def test_receipts_in_a_group_and_for_a_later_member(api: Api) -> None:
+    alice, bob, carol = await api.users(3)
+    cid = await alice.group(bob, title="trip")
+    early = await alice.send(cid, "before carol")
+    r = await alice.post(f"{CONVERSATIONS}/{cid}/members", json={"members": [carol.handle]})
+    assert r.status_code == 200, r.text
+    late = await alice.send(cid, "with carol")
+
+    async def action() -> None:
+        for who, mid in ((bob, early["id"]), (bob, late["id"]), (carol, late["id"])):
+            r = await who.post(f"{CONVERSATIONS}/{cid}/read", json={"up_to": mid})
+            assert r.status_code == 200, r.text
+
+    seen = await verify_action([alice, bob, carol], action, {"receipt.updated"})
+    receipts = [e["data"]["user"] for e in seen[carol.handle] if e["type"] == "receipt.updated"]
+    assert receipts == [bob.handle, carol.handle]  # not bob's read of a pre-join message
 
 
 @covers("member.joined")

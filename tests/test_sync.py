@@ -282,10 +282,11 @@ async def test_personal_events_stay_personal(api: Api) -> None:
     assert r.status_code == 200, r.text
     assert (await alice.delete(f"{CONVERSATIONS}/{cid}/messages/{m['id']}")).status_code == 204
     mine, _ = await all_events(alice, token[alice.handle])
-    assert [e["type"] for e in mine] == ["read.updated", "message.hidden"]
+    assert [e["type"] for e in mine] == ["read.updated", "receipt.updated", "message.hidden"]
     assert mine[0]["data"]["read_position"] == m["position"]
     theirs, _ = await all_events(bob, token[bob.handle])
-    assert theirs == []
+    # Bob sees that Alice read it (they share receipts), but not her marker or her hide.
+    assert [e["type"] for e in theirs] == ["receipt.updated"]
 
 
 # --- devices and ordering -------------------------------------------------------------------
@@ -319,6 +320,7 @@ async def test_every_device_gets_the_same_events(api: Api) -> None:
         ("message.created", one["id"]),
         ("message.created", two["id"]),
         ("read.updated", two["id"]),
+        ("receipt.updated", two["id"]),
         ("message.hidden", one["id"]),
     ]
     # and the phone's view of the conversation follows
@@ -338,7 +340,7 @@ async def test_a_parked_device_is_woken_by_a_read_on_another(api: Api) -> None:
     r = await alice.post(f"{CONVERSATIONS}/{cid}/read", json={"up_to": m["id"]})
     assert r.status_code == 200, r.text
     body = await asyncio.wait_for(poll, 10)
-    assert [e["type"] for e in body["events"]] == ["read.updated"]
+    assert [e["type"] for e in body["events"]] == ["read.updated", "receipt.updated"]
 
 
 async def test_every_member_sees_one_order(api: Api) -> None:

@@ -323,7 +323,11 @@ class Runner:
         if msg.position <= current:
             return None, []
         self.m.read[(conv.pid, user)] = msg.position
-        return None, [("read.updated", {user})]
+        # everyone shares receipts here (the default): the members since the message hear
+        return None, [
+            ("read.updated", {user}),
+            ("receipt.updated", self.message_audience(conv, msg)),
+        ]
 
     async def hide(self) -> Any:
         choice = self.pick_visible()

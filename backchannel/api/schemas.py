@@ -34,6 +34,12 @@ class MePatch(In):
     bio: str | None = Field(None, max_length=1000)
 
 
+class SettingsPatch(In):
+    read_receipts: bool | None = Field(
+        None, description="Share read receipts (reciprocal: off, you see none either)."
+    )
+
+
 class PasswordChangeIn(In):
     current_password: str = Field(max_length=1024)
     new_password: str = Field(max_length=1024)
@@ -102,6 +108,10 @@ class ProfileOut(UserOut):
     following_count: int | None = None
     followed_by_me: bool | None = None
     follows_me: bool | None = None
+
+
+class SettingsOut(BaseModel):
+    read_receipts: bool
 
 
 class AuthOut(BaseModel):
@@ -178,6 +188,10 @@ class ConversationOut(BaseModel):
     last_activity_position: int
     last_message: MessageOut | None
     last_message_at: str | None
+    read_positions: dict[str, int] = Field(
+        description="How far other members have read (handle -> position), where both you "
+        "and they share read receipts."
+    )
 
 
 class ConversationPage(BaseModel):

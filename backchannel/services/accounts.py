@@ -203,6 +203,32 @@ async def set_password_admin(core: Core, handle: str, new_password: str) -> None
     core.forget_user_tokens(await core.store.write("set_password_admin", txn))
 
 
+def _settings_view(user: Any) -> dict[str, Any]:
+    return {"read_receipts": bool(user["read_receipts"])}
+
+
+async def get_settings(core: Core, requester: Requester) -> dict[str, Any]:
+    user = await core.store.read("get_settings", lambda t: db.user_by_id(t.conn, requester.user_id))
+    assert user is not None
+    return _settings_view(user)
+
+
+async def update_settings(
+    core: Core, requester: Requester, *, read_receipts: bool | None
+) -> dict[str, Any]:
+    """Change the requester's settings. Read receipts are reciprocal: turned off, the
+    requester neither sends receipts nor sees anyone's."""
+
+    def txn(t: WriteTxn) -> dict[str, Any]:
+        if read_receipts is not None:
+            db.update_user(t.conn, requester.user_id, read_receipts=int(read_receipts))
+        user = db.user_by_id(t.conn, requester.user_id)
+        assert user is not None
+        return _settings_view(user)
+
+    return await core.store.write("update_settings", txn)
+
+
 async def get_me(core: Core, requester: Requester) -> dict[str, Any]:
     def txn(t: ReadTxn) -> dict[str, Any]:
         user = db.user_by_id(t.conn, requester.user_id)

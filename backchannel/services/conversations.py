@@ -132,7 +132,7 @@ async def inbox(
         more = len(rows) > size
         rows = rows[:size]
         return {
-            "items": _inbox_items(t.conn, rows),
+            "items": _inbox_items(t.conn, rows, requester.user_id),
             "next_cursor": pagination.encode(rows[-1]["last_position"]) if more else None,
         }
 
@@ -146,10 +146,10 @@ async def get_conversation(core: Core, requester: Requester, pid: str) -> dict[s
 def _detail(conn: Connection, requester: Requester, pid: str) -> dict[str, Any]:
     access.conversation(conn, requester, pid)
     rows = db.inbox_page(conn, requester.user_id, before=None, limit=1, only_pid=pid)
-    return _inbox_items(conn, rows)[0]
+    return _inbox_items(conn, rows, requester.user_id)[0]
 
 
-def _inbox_items(conn: Connection, rows: list[RowMapping]) -> list[dict[str, Any]]:
+def _inbox_items(conn: Connection, rows: list[RowMapping], viewer_id: int) -> list[dict[str, Any]]:
     """Conversations with the viewer's fields, in a fixed number of queries."""
     members_by_conv: dict[int, list[RowMapping]] = {}
     for member in db.member_rows(conn, [row["id"] for row in rows]):
@@ -159,7 +159,8 @@ def _inbox_items(conn: Connection, rows: list[RowMapping]) -> list[dict[str, Any
     reactions = msg_db.reactions_for(conn, last_ids)
     items = []
     for row in rows:
-        view = conversation_view(row, members_by_conv.get(row["id"], []))
+        members = members_by_conv.get(row["id"], [])
+        view = conversation_view(row, members)
         last_row = last.get(row["last_message_id"])
         view.update(
             role=row["role"],
@@ -170,9 +171,30 @@ def _inbox_items(conn: Connection, rows: list[RowMapping]) -> list[dict[str, Any
             if last_row is not None
             else None,
             last_message_at=iso(row["last_message_at"]),
+            read_positions=_read_positions(members, viewer_id),
         )
         items.append(view)
     return items
+
+
+def _read_positions(members: list[RowMapping], viewer_id: int) -> dict[str, int]:
+    """How far the other members have read ("Seen"), as far as the viewer may know.
+
+    Receipts are reciprocal: nothing if the viewer turned them off, and nothing from
+    members who did. Only reads since both joined count, which is exactly what the
+    `receipt.updated` events after joining convey.
+    """
+    viewer = next((m for m in members if m["id"] == viewer_id), None)
+    if viewer is None or not viewer["read_receipts"]:
+        return {}
+    return {
+        m["handle"]: int(m["read_position"])
+        for m in members
+        if m["id"] != viewer_id
+        and m["read_receipts"]
+        and m["deactivated_at"] is None
+        and m["read_position"] > max(m["joined_position"], viewer["joined_position"])
+    }
 
 
 async def add_members(
@@ -310,6 +332,19 @@ async def mark_read(core: Core, requester: Requester, pid: str, message_pid: str
             conversation_id=conversation["id"],
             user_id=requester.user_id,
         )
+        if user_db.read_receipts_on(t.conn, requester.user_id):
+            emit(
+                t,
+                "receipt.updated",
+                {
+                    "conversation_id": pid,
+                    "user": requester.handle,
+                    "read_position": position,
+                    "message_id": message_pid,
+                },
+                conversation_id=conversation["id"],
+                message_position=position,  # not to members who joined after that message
+            )
         return position
 
     return await core.store.write("mark_read", txn)

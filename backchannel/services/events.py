@@ -28,6 +28,10 @@ EVENT_TYPES: dict[str, tuple[str, str]] = {
     "reaction.added": ("members", "Someone reacted to a message."),
     "reaction.removed": ("members", "Someone took a reaction back."),
     "read.updated": ("you", "Your read marker moved (on some device); unread counts follow."),
+    "receipt.updated": (
+        "members with read receipts on",
+        "Another member read up to a message (only between people who both share receipts).",
+    ),
 }
 
 

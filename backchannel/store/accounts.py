@@ -18,6 +18,7 @@ USER_COLUMNS = (
     users.c.bio,
     users.c.created_at,
     users.c.deactivated_at,
+    users.c.read_receipts,
 )
 
 
@@ -79,6 +80,11 @@ def password_hash_by_id(conn: Connection, user_id: int) -> str | None:
     return conn.execute(
         select(users.c.password_hash).where(users.c.id == user_id)
     ).scalar_one_or_none()
+
+
+def read_receipts_on(conn: Connection, user_id: int) -> bool:
+    value = conn.execute(select(users.c.read_receipts).where(users.c.id == user_id)).scalar()
+    return bool(value)
 
 
 def update_user(conn: Connection, user_id: int, **values: Any) -> RowMapping:

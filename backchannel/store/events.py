@@ -39,6 +39,8 @@ _FOR_USER = Prepared(
           AND e.position >= s.start_position
           AND (e.message_position IS NULL OR e.message_position >= s.start_position)
           AND (s.end_position IS NULL OR e.position <= s.end_position)
+          AND (e.type <> 'receipt.updated'
+               OR (SELECT u.read_receipts FROM users u WHERE u.id = :user_id) = 1)
         UNION ALL
         SELECT e.position, e.type, e.payload, e.created_at
         FROM events e

@@ -44,6 +44,8 @@ users = Table(
     Column("password_hash", Text, nullable=True),  # NULL once deactivated
     Column("created_at", BigInteger, nullable=False),
     Column("deactivated_at", BigInteger, nullable=True),
+    # Settings. Read receipts are reciprocal: off, you neither send nor see them.
+    Column("read_receipts", Integer, nullable=False, server_default="1"),
 )
 
 sessions = Table(

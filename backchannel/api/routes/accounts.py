@@ -66,6 +66,18 @@ async def update_me(body: s.MePatch, core: CoreDep, me: RequesterDep) -> Respons
     return json(await accounts.update_me(core, me, display_name=body.display_name, bio=body.bio))
 
 
+@router.get("/me/settings", response_model=s.SettingsOut)
+async def get_settings(core: CoreDep, me: RequesterDep) -> Response:
+    """Your settings."""
+    return json(await accounts.get_settings(core, me))
+
+
+@router.patch("/me/settings", response_model=s.SettingsOut)
+async def update_settings(body: s.SettingsPatch, core: CoreDep, me: RequesterDep) -> Response:
+    """Change your settings (only the fields you send)."""
+    return json(await accounts.update_settings(core, me, read_receipts=body.read_receipts))
+
+
 @router.put("/me/password", status_code=204)
 async def change_password(body: s.PasswordChangeIn, core: CoreDep, me: RequesterDep) -> Response:
     """Change your password; every other device is logged out."""
