@@ -253,3 +253,44 @@ async def test_typing_reaches_the_other_members_only(tmp_path: Path, servers: Se
         assert all(f["op"] != "typing" for f in frames)
         for ws in (alice_ws, bob_ws, eve_ws):
             await ws.close()
+
+
+async def test_shutdown_closes_sockets_with_the_reconnect_code(
+    tmp_path: Path, servers: Servers
+) -> None:
+    server = await servers.serve(tmp_path / "data")
+    async with await Client.register(server.url, "alice", PASSWORD) as alice:
+        assert alice.token is not None
+        ws, _ = await open_stream(server.url, alice.token)
+        server.proc.terminate()
+        with pytest.raises(websockets.ConnectionClosed) as info:
+            await asyncio.wait_for(ws.recv(), 10)
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1012
+        assert await asyncio.wait_for(server.proc.wait(), 15) == 0
+
+
+async def test_a_dropped_socket_resumes_from_its_last_position(
+    tmp_path: Path, servers: Servers
+) -> None:
+    server = await servers.serve(tmp_path / "data")
+    async with (
+        await Client.register(server.url, "alice", PASSWORD) as alice,
+        await Client.register(server.url, "bob", PASSWORD) as bob,
+    ):
+        assert bob.token is not None
+        conversation = (await alice.open_direct("bob"))["id"]
+        ws, ready = await open_stream(server.url, bob.token)
+        await alice.send(conversation, "one")
+        first = await next_frame(ws, "event")
+        assert first["data"]["message"]["text"] == "one"
+        await ws.close()  # the connection drops; messages keep coming
+        for text in ("two", "three"):
+            await alice.send(conversation, text)
+        ws, _ = await open_stream(server.url, bob.token, since=str(first["position"]))
+        resumed = [await next_frame(ws, "event") for _ in range(2)]
+        assert [f["data"]["message"]["text"] for f in resumed] == ["two", "three"]
+        await alice.send(conversation, "four")  # and live again, nothing twice
+        live = await next_frame(ws, "event")
+        assert live["data"]["message"]["text"] == "four"
+        assert int(ready["position"]) < first["position"] < live["position"]
+        await ws.close()
