@@ -50,26 +50,15 @@ async def open_direct(
         existing = db.direct_by_key(t.conn, key)
         if existing is not None:
             return _detail(t.conn, requester, existing["pid"]), False
-        position = t.next_position()
-        conversation = db.insert_conversation(
-            t.conn,
-            pid=new_id("c"),
-            kind="direct",
-            direct_key=key,
-            title=None,
-            created_by=requester.user_id,
-            position=position,
-            now=t.now_ms,
-        )
-        db.add_members(
-            t.conn,
-            conversation["id"],
+        pid = _create(
+            t,
+            requester,
+            "direct",
+            key,
+            None,
             [(requester.user_id, "member"), (other["id"], "member")],
-            position=position,
-            now=t.now_ms,
         )
-        _emit_created(t, conversation, position)
-        return _detail(t.conn, requester, conversation["pid"]), True
+        return _detail(t.conn, requester, pid), True
 
     return await core.store.write("open_direct", txn)
 
@@ -83,28 +72,36 @@ async def create_group(
 
     def txn(t: WriteTxn) -> dict[str, Any]:
         users = _users(t.conn, others)
-        position = t.next_position()
-        conversation = db.insert_conversation(
-            t.conn,
-            pid=new_id("c"),
-            kind="group",
-            direct_key=None,
-            title=clean_title,
-            created_by=requester.user_id,
-            position=position,
-            now=t.now_ms,
-        )
-        db.add_members(
-            t.conn,
-            conversation["id"],
-            [(requester.user_id, "admin")] + [(u["id"], "member") for u in users],
-            position=position,
-            now=t.now_ms,
-        )
-        _emit_created(t, conversation, position)
-        return _detail(t.conn, requester, conversation["pid"])
+        roles = [(requester.user_id, "admin")] + [(u["id"], "member") for u in users]
+        pid = _create(t, requester, "group", None, clean_title, roles)
+        return _detail(t.conn, requester, pid)
 
     return await core.store.write("create_group", txn)
+
+
+def _create(
+    t: WriteTxn,
+    requester: Requester,
+    kind: str,
+    direct_key: str | None,
+    title: str | None,
+    roles: list[tuple[int, str]],
+) -> str:
+    """Insert a conversation and its members, and announce it. Returns its public id."""
+    position = t.next_position()
+    conversation = db.insert_conversation(
+        t.conn,
+        pid=new_id("c"),
+        kind=kind,
+        direct_key=direct_key,
+        title=title,
+        created_by=requester.user_id,
+        position=position,
+        now=t.now_ms,
+    )
+    db.add_members(t.conn, conversation["id"], roles, position=position, now=t.now_ms)
+    _emit_created(t, conversation, position)
+    return str(conversation["pid"])
 
 
 def _emit_created(t: WriteTxn, conversation: RowMapping, position: int) -> None:
