@@ -3,6 +3,8 @@ every route declares its schemas. A failure here means: update the docs (or `mak
 
 from __future__ import annotations
 
+import ast
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ import pytest
 
 from backchannel.app import create_app
 from backchannel.config import Settings, load_settings
-from backchannel.docgen import render
+from backchannel.docgen import SECRETS, render
 from backchannel.errors import CODES
 from backchannel.services.events import EVENT_TYPES
 
@@ -27,8 +29,13 @@ OpenApi = dict[str, Any]
 
 @pytest.fixture(scope="module")
 def openapi(tmp_path_factory: pytest.TempPathFactory) -> OpenApi:
-    app = create_app(load_settings(data_dir=tmp_path_factory.mktemp("docs")))
-    schema: OpenApi = app.openapi()
+    # The schema must not depend on the environment: CI may set BACKCHANNEL_DATABASE_URL,
+    # BACKCHANNEL_CONFIG (a TOML file) and the like.
+    with pytest.MonkeyPatch.context() as env:
+        for name in [n for n in os.environ if n.startswith("BACKCHANNEL_")]:
+            env.delenv(name)
+        app = create_app(load_settings(data_dir=tmp_path_factory.mktemp("docs")))
+        schema: OpenApi = app.openapi()
     return schema
 
 
@@ -90,6 +97,10 @@ def test_configuration_page_explains_precedence_and_secrets() -> None:
     page = (DOCS / "configuration.md").read_text()
     assert "BACKCHANNEL_CONFIG" in page
     assert "`database_url` is a **secret**" in page
+    assert "database_url" in SECRETS and "redis_url" in SECRETS
+    rows = table_rows(page)
+    for name in SECRETS:
+        assert rows[name][3].startswith("secret string"), name
     flags, env, toml, defaults = (
         page.index("**command-line flags**"),
         page.index("**environment variables**"),
@@ -135,6 +146,54 @@ def test_every_event_type_is_documented(api_page: str) -> None:
     assert [kind for kind in rows if kind not in EVENT_TYPES] == [], "made-up event types"
     wrong = [kind for kind, (audience, _) in EVENT_TYPES.items() if rows[kind][1] != audience]
     assert wrong == [], "event types documented with the wrong audience"
+
+
+def emitted_data_keys() -> dict[str, set[str]]:
+    """Event type -> the keys of `data` in the `emit(...)` calls of backchannel/services,
+    whether the dict is written in the call or bound to a name in the same function."""
+    keys: dict[str, set[str]] = {}
+    for source in sorted((ROOT / "backchannel" / "services").glob("*.py")):
+        for function in ast.walk(ast.parse(source.read_text())):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            bound = {
+                target.id: node.value
+                for node in ast.walk(function)
+                if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict)
+                for target in node.targets
+                if isinstance(target, ast.Name)
+            }
+            for call in ast.walk(function):
+                if not (
+                    isinstance(call, ast.Call)
+                    and isinstance(call.func, ast.Name)
+                    and call.func.id == "emit"
+                ):
+                    continue
+                kind, data = call.args[1], call.args[2]
+                assert isinstance(kind, ast.Constant), f"{source.name}: emit with a computed type"
+                if isinstance(data, ast.Name):
+                    data = bound[data.id]
+                assert isinstance(data, ast.Dict), f"{source.name}: {kind.value} data not a dict"
+                found = {k.value for k in data.keys if isinstance(k, ast.Constant)}
+                keys.setdefault(str(kind.value), set()).update(found)
+    return keys
+
+
+def test_every_event_type_is_emitted_and_its_data_documented(api_page: str) -> None:
+    section = api_page.split("## Events", 1)[1].split("\n## ", 1)[0]
+    rows = table_rows(section)
+    emitted = emitted_data_keys()
+    assert sorted(emitted) == sorted(EVENT_TYPES), "EVENT_TYPES and the emit(...) calls differ"
+    undocumented = []
+    for kind, data_keys in emitted.items():
+        cell = rows[kind][3]
+        same_as = re.match(r"same as `([a-z_.]+)`", cell)
+        if same_as:
+            cell = rows[same_as.group(1)][3]
+        documented = set(re.findall(r"\w+", cell.split("—", 1)[0]))
+        undocumented += [f"{kind}: {key}" for key in sorted(data_keys - documented)]
+    assert undocumented == [], "event data fields missing from the events table"
 
 
 def test_api_page_explains_the_contracts(api_page: str) -> None:
