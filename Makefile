@@ -49,5 +49,9 @@ docs: $(VENV)/.installed
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
 
+# The send benchmark, then the real-time one (WebSocket throughput, latency, CPU,
+# memory per idle socket) on the embedded default: a few minutes, JSON on stdout.
+# BENCH_ARGS="--quick" for a short run; see `python -m bench.realtime --help`.
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.send
+	$(BIN)/python -m bench.realtime $(BENCH_ARGS)

@@ -1,15 +1,19 @@
-"""The Python SDK: an async client for Backchannel's HTTP API.
+"""The Python SDK: an async client for Backchannel's HTTP API and WebSocket stream.
 
     async with await Client.login("http://127.0.0.1:8000", "alice", "secret") as bc:
         conversation = await bc.open_direct("bob")
-        await bc.send(conversation["id"], "hi")
-        async for event in bc.events():
-            ...
+        await bc.send(conversation["id"], "hi")            # REST
+        async with bc.stream() as stream:                   # WebSocket
+            await stream.send(conversation["id"], "hi again")
+            async for frame in stream:                      # events, typing, presence
+                ...
 
 Sends carry an automatic `txn_id` and are retried with it after network
-errors and 5xx replies, so a retry can never duplicate a message. `events()`
-long-polls `/api/v1/sync`, resumes from the last position it yielded after
-any error (with backoff), and so delivers every event exactly once.
+errors and 5xx replies (REST) or dropped connections (WebSocket), so a retry can
+never duplicate a message. Both `events()` (a long-poll of `/api/v1/sync`) and
+`stream()` resume from `position`, the token after the last event they
+delivered, and so deliver every event exactly once across errors and restarts;
+see `backchannel.client.stream` for the WebSocket's contracts.
 """
 
 from __future__ import annotations
@@ -22,19 +26,12 @@ from typing import Any
 
 import httpx
 
-__all__ = ["ApiError", "Client"]
+from backchannel.client.errors import ApiError, StreamError
+from backchannel.client.stream import Stream
+
+__all__ = ["ApiError", "Client", "Stream", "StreamError"]
 
 RETRYABLE_STATUS = {502, 503, 504}
-
-
-class ApiError(Exception):
-    """An error reply from the server: its HTTP status and stable error code."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 class Client:
@@ -52,8 +49,10 @@ class Client:
         self.token = token
         self.retries = retries
         self.profile: dict[str, Any] | None = None
-        self.position: str | None = None  # the last sync token processed by `events()`
+        # the token after the last event delivered by `events()` or a `stream()`
+        self.position: str | None = None
         self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+        self.base_url = str(self._http.base_url).rstrip("/")
 
     # --- lifecycle ------------------------------------------------------------
 
@@ -154,6 +153,19 @@ class Client:
         body = {"kind": "group", "members": handles, "title": title}
         return dict(await self._request("POST", "/api/v1/conversations", json=body))
 
+    async def add_members(self, conversation_id: str, handles: list[str]) -> dict[str, Any]:
+        path = f"/api/v1/conversations/{conversation_id}/members"
+        return dict(await self._request("POST", path, json={"members": handles}))
+
+    async def remove_member(self, conversation_id: str, handle: str) -> None:
+        """Remove someone from a group (admins), or leave it (your own handle)."""
+        path = f"/api/v1/conversations/{conversation_id}/members/{handle}"
+        await self._request("DELETE", path)
+
+    async def update_settings(self, **settings: Any) -> dict[str, Any]:
+        """`PATCH /api/v1/me/settings`, e.g. `read_receipts=False`."""
+        return dict(await self._request("PATCH", "/api/v1/me/settings", json=settings))
+
     async def inbox(self, *, cursor: str | None = None, limit: int | None = None) -> Any:
         params = _params(cursor=cursor, limit=limit)
         return await self._request("GET", "/api/v1/conversations", params=params, retry=True)
@@ -221,6 +233,29 @@ class Client:
         return await self._request("POST", path, json={"conversation_ids": targets})
 
     # --- events ----------------------------------------------------------------
+
+    def stream(
+        self,
+        *,
+        buffer: int = 10_000,
+        max_backoff: float = 10.0,
+        open_timeout: float = 10.0,
+        compression: bool = False,
+    ) -> Stream:
+        """The WebSocket stream, as an async context manager (`async with
+        client.stream() as stream`): it connects on entry and closes on exit.
+
+        `buffer` bounds the frames waiting to be read, `max_backoff` the wait
+        between reconnects (seconds); `compression` negotiates permessage-deflate
+        (less bandwidth, more CPU and memory on both sides).
+        """
+        return Stream(
+            self,
+            buffer=buffer,
+            max_backoff=max_backoff,
+            open_timeout=open_timeout,
+            compression=compression,
+        )
 
     async def sync(self, since: str | None = None, *, timeout_ms: int = 0) -> dict[str, Any]:
         params = _params(since=since, timeout=timeout_ms if since is not None else None)
