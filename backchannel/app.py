@@ -14,13 +14,23 @@ from sqlalchemy.pool import NullPool
 
 from backchannel import __version__
 from backchannel.api import errors, gateway
+from backchannel.api.fanout import CLOSE_SERVICE_RESTART, Fanout
 from backchannel.api.middleware import RequestMiddleware
-from backchannel.api.routes import accounts, conversations, health, messages, sync, users
+from backchannel.api.routes import (
+    accounts,
+    conversations,
+    health,
+    messages,
+    presence,
+    sync,
+    users,
+)
 from backchannel.api.schemas import ErrorOut
 from backchannel.broker.local import LocalBroker
 from backchannel.broker.redis import RedisBroker
 from backchannel.config import Settings
 from backchannel.observability import Metrics
+from backchannel.services import sync as sync_service
 from backchannel.services.core import Core
 from backchannel.store import events as event_db
 from backchannel.store import migrate
@@ -75,17 +85,23 @@ def create_app(settings: Settings) -> FastAPI:
         )
         await broker.start()
         core = Core(settings=settings, store=store, broker=broker, metrics=metrics)
-        core.broker.publish_position(
-            await store.read("current_position", lambda t: event_db.current_position(t.conn))
-        )
+        position = await store.read("current_position", lambda t: event_db.current_position(t.conn))
+        core.broker.publish_position(position)
         await store.start()
+        fanout = Fanout(core, position)
+        if store.is_sqlite:  # one writer for the database: its commits are all there is
+            store.prefetch = sync_service.fanout_slice
+            store.on_prefetched = fanout.offer
+        fanout.start()
         app.state.core = core
+        app.state.fanout = fanout
         log.info("backchannel started", extra={"fields": {"version": __version__}})
         try:
             yield
         finally:
             core.shutting_down = True
             core.broker.wake_all()
+            await fanout.close(CLOSE_SERVICE_RESTART)
             if core.background:
                 await asyncio.gather(*core.background, return_exceptions=True)
             await store.close()
@@ -104,7 +120,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     errors.install(app)
-    for module in (health, accounts, users, conversations, messages, sync, gateway):
+    for module in (health, accounts, users, conversations, messages, presence, sync, gateway):
         app.include_router(module.router)
     app.add_middleware(RequestMiddleware, metrics=metrics)
     _describe_errors(app)

@@ -114,6 +114,7 @@ def serve(
     """Serve the HTTP API (migrating the database first unless --no-migrate)."""
     import uvicorn
 
+    from backchannel.api.fanout import CLOSE_SERVICE_RESTART
     from backchannel.app import NotMigrated, check_migrated, create_app
     from backchannel.observability import configure_logging
 
@@ -144,6 +145,7 @@ def serve(
             if core is not None:
                 core.shutting_down = True
                 core.broker.wake_all()
+                application.state.fanout.stop_all(CLOSE_SERVICE_RESTART)
             await super().shutdown(sockets)
 
     server = Server(
@@ -154,6 +156,8 @@ def serve(
             loop="uvloop",
             http="httptools",
             ws="websockets-sansio",
+            ws_ping_interval=settings.stream_ping_interval_seconds,
+            ws_ping_timeout=settings.stream_ping_timeout_seconds,
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout_seconds),

@@ -143,6 +143,43 @@ class Settings(BaseSettings):
     sync_batch_limit: int = Field(
         500, ge=1, description="Most events returned by one sync response."
     )
+    stream_heartbeat_seconds: float = Field(
+        30.0,
+        gt=0,
+        description='How often a WebSocket client should send a frame (`{"op": "ping"}` '
+        "will do) when it has nothing else to send; told to clients in the `ready` frame.",
+    )
+    stream_idle_timeout_seconds: float = Field(
+        75.0,
+        gt=0,
+        description="A WebSocket whose client sends no frame for this long is closed with "
+        "code 4009 (reconnect and resume): it is gone, or too far away to be useful.",
+    )
+    stream_ping_interval_seconds: float = Field(
+        20.0,
+        gt=0,
+        description="How often the server sends a WebSocket protocol ping to every socket.",
+    )
+    stream_ping_timeout_seconds: float = Field(
+        20.0,
+        gt=0,
+        description="A socket that does not answer a protocol ping within this time is closed "
+        "(a dead peer or a half-open TCP connection).",
+    )
+
+    # --- presence -----------------------------------------------------------
+    presence_grace_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="How long after someone's last WebSocket closes before they are shown "
+        "inactive: a client that reconnects within it does not flicker.",
+    )
+    presence_refresh_seconds: float = Field(
+        60.0,
+        gt=0,
+        description='How often each node records "last active" for the users connected to '
+        'it (one batched write): after a crash, "last active" is behind by at most this.',
+    )
 
     @field_validator("database_url", "redis_url", mode="before")
     @classmethod

@@ -265,3 +265,14 @@ def test_relative_links_resolve() -> None:
             if not (page.parent / target).exists():
                 broken.append(f"{page.name}: {target}")
     assert broken == []
+
+
+def test_every_stream_close_code_is_documented(api_page: str) -> None:
+    from backchannel.api import fanout
+
+    section = api_page.split("## WebSocket", 1)[1].split("\n## ", 1)[0]
+    rows = table_rows(section)
+    codes = {name: value for name, value in vars(fanout).items() if name.startswith("CLOSE_")}
+    assert len(codes) >= 6
+    missing = [f"{name} = {value}" for name, value in codes.items() if str(value) not in rows]
+    assert missing == [], "close codes missing from the WebSocket section of docs/api.md"

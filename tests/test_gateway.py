@@ -294,3 +294,136 @@ async def test_a_dropped_socket_resumes_from_its_last_position(
         assert live["data"]["message"]["text"] == "four"
         assert int(ready["position"]) < first["position"] < live["position"]
         await ws.close()
+
+
+async def events_until_quiet(ws: ClientConnection, quiet: float = 0.5) -> list[dict[str, Any]]:
+    """Every event frame until the socket has been silent for `quiet` seconds."""
+    frames = []
+    with contextlib.suppress(TimeoutError):
+        while True:
+            frame = orjson.loads(await asyncio.wait_for(ws.recv(), quiet))
+            if frame["op"] == "event":
+                frames.append(frame)
+    return frames
+
+
+async def test_every_device_of_every_member_gets_every_event_once_in_one_order(
+    tmp_path: Path, servers: Servers
+) -> None:
+    server = await servers.serve(tmp_path / "data")
+    async with (
+        await Client.register(server.url, "alice", PASSWORD) as alice,
+        await Client.register(server.url, "bob", PASSWORD) as bob,
+        await Client.register(server.url, "carol", PASSWORD) as carol,
+    ):
+        assert alice.token and bob.token and carol.token
+        group = (await alice.create_group(["bob", "carol"], "trio"))["id"]
+        start = str((await alice.sync())["next"])
+        # two devices each for alice and bob, one for carol: five sockets
+        sockets = [
+            (await open_stream(server.url, token, since=start))[0]
+            for token in (alice.token, alice.token, bob.token, bob.token, carol.token)
+        ]
+        sends = [alice.send(group, f"a{i}") for i in range(20)]
+        sends += [bob.send(group, f"b{i}") for i in range(20)]
+        await asyncio.gather(*sends)  # concurrently: they share commits
+        # one more over a socket, by carol
+        send = {"op": "send", "id": "c", "conversation_id": group, "text": "c0"}
+        await sockets[4].send(orjson.dumps(send).decode())
+        seen = [await events_until_quiet(ws) for ws in sockets]
+        orders = [[f["data"]["message"]["text"] for f in frames] for frames in seen]
+        assert len(orders[0]) == 41 and sorted(orders[0]) == sorted(
+            [f"a{i}" for i in range(20)] + [f"b{i}" for i in range(20)] + ["c0"]
+        )
+        assert all(order == orders[0] for order in orders)  # the same order everywhere
+        positions = [f["position"] for f in seen[0]]
+        assert positions == sorted(set(positions))
+        # Reading on one of bob's devices moves his marker on the other one too.
+        last = seen[2][-1]["data"]["message"]["id"]
+        read = {"op": "read", "id": "r", "conversation_id": group, "up_to": last}
+        await sockets[2].send(orjson.dumps(read).decode())
+        assert (await next_frame(sockets[2], "ack"))["read_position"] == seen[2][-1]["position"]
+        other = await next_frame(sockets[3], "event")
+        assert other["type"] == "read.updated"
+        assert (await bob.conversation(group))["unread_count"] == 0
+        for ws in sockets:
+            await ws.close()
+
+
+async def test_after_leaving_or_being_removed_a_socket_hears_nothing_more(
+    tmp_path: Path, servers: Servers
+) -> None:
+    server = await servers.serve(tmp_path / "data")
+    async with (
+        await Client.register(server.url, "alice", PASSWORD) as alice,
+        await Client.register(server.url, "bob", PASSWORD) as bob,
+        await Client.register(server.url, "carol", PASSWORD) as carol,
+    ):
+        assert bob.token and carol.token
+        group = (await alice.create_group(["bob", "carol"]))["id"]
+        bob_ws, _ = await open_stream(server.url, bob.token)
+        carol_ws, _ = await open_stream(server.url, carol.token)
+        await alice.send(group, "everyone")
+        await alice.remove_member(group, "bob")  # removed
+        await carol.remove_member(group, "carol")  # left
+        await alice.send(group, "after they went")
+        await alice.create_group(["carol"], "a new one")  # so carol's socket has news
+        bob_types = [(f["type"], f["data"].get("message", {}).get("text")) for f in
+                     await events_until_quiet(bob_ws)]  # fmt: skip
+        assert bob_types == [("message.created", "everyone"), ("member.left", None)]
+        carol_frames = await events_until_quiet(carol_ws)
+        carol_texts = [f["data"]["message"]["text"] for f in carol_frames
+                       if f["type"] == "message.created"]  # fmt: skip
+        assert carol_texts == ["everyone"]
+        assert [f["type"] for f in carol_frames][-1] == "conversation.created"
+        for ws in (bob_ws, carol_ws):
+            await ws.close()
+
+
+async def test_receipts_reach_sockets_only_between_people_who_share_them(
+    tmp_path: Path, servers: Servers
+) -> None:
+    server = await servers.serve(tmp_path / "data")
+    async with (
+        await Client.register(server.url, "alice", PASSWORD) as alice,
+        await Client.register(server.url, "bob", PASSWORD) as bob,
+    ):
+        assert alice.token is not None
+        conversation = (await alice.open_direct("bob"))["id"]
+        alice_ws, _ = await open_stream(server.url, alice.token)
+        first = await alice.send(conversation, "seen?")
+        await bob.mark_read(conversation, first["id"])
+        frames = await events_until_quiet(alice_ws)
+        receipts = [f["data"] for f in frames if f["type"] == "receipt.updated"]
+        assert [(r["user"], r["message_id"]) for r in receipts] == [("bob", first["id"])]
+        await alice.update_settings(read_receipts=False)  # now alice neither sends nor sees
+        second = await alice.send(conversation, "and now?")
+        await bob.mark_read(conversation, second["id"])
+        frames = await events_until_quiet(alice_ws)
+        assert [f["type"] for f in frames] == ["message.created"]
+        await alice_ws.close()
+
+
+async def test_a_silent_client_is_closed_as_idle_and_a_pinging_one_is_not(
+    tmp_path: Path, servers: Servers
+) -> None:
+    server = await servers.serve(
+        tmp_path / "data",
+        env={"BACKCHANNEL_STREAM_IDLE_TIMEOUT_SECONDS": "1",
+             "BACKCHANNEL_STREAM_HEARTBEAT_SECONDS": "0.4"},
+    )  # fmt: skip
+    async with await Client.register(server.url, "alice", PASSWORD) as alice:
+        assert alice.token is not None
+        silent, ready = await open_stream(server.url, alice.token)
+        assert ready["heartbeat_interval_ms"] == 400
+        pinging, _ = await open_stream(server.url, alice.token)
+        for i in range(8):  # 3.2 s: well past the idle timeout
+            await pinging.send(orjson.dumps({"op": "ping", "id": str(i)}).decode())
+            assert (await next_frame(pinging, "ack"))["pong"] is True
+            await asyncio.sleep(0.4)
+        with pytest.raises(websockets.ConnectionClosed) as info:
+            await asyncio.wait_for(silent.recv(), 5)
+        assert info.value.rcvd is not None and info.value.rcvd.code == 4009
+        await pinging.send(orjson.dumps({"op": "ping", "id": "last"}).decode())
+        assert (await next_frame(pinging, "ack"))["id"] == "last"
+        await pinging.close()

@@ -427,6 +427,24 @@ async def sync_all(core: Core, who: Requester, since: int, limit: int) -> list[t
     raise AssertionError("sync never finished")
 
 
+async def fanout_all(core: Core, since: int, span: int) -> dict[int, list[tuple[int, str]]]:
+    """What a node's fan-out hands out after `since`, per user id, reading `span`
+    positions at a time."""
+    seen: dict[int, list[tuple[int, str]]] = {}
+    for _ in range(10_000):
+        batch = await sync.read_for_fanout(core, since, span)
+        assert since <= batch.next_position <= since + span
+        for position, raw in batch.events:
+            assert since < position <= batch.next_position
+            kind = orjson.loads(raw)["type"]
+            for user_id in batch.audience.get(position, []):
+                seen.setdefault(user_id, []).append((position, kind))
+        since = batch.next_position
+        if not batch.limited:
+            return seen
+    raise AssertionError("fan-out never finished")
+
+
 @settings(
     max_examples=25,
     deadline=None,
@@ -456,3 +474,8 @@ async def test_every_token_resumes_exactly_the_visible_events(
             assert await sync_all(core, who, token, 500) == want, (user, token)
             if i % 5 == 0:  # page through small batches from some of them
                 assert await sync_all(core, who, token, small) == want, (user, token, small)
+    # A node's fan-out reads the log once for every socket: it must give each user
+    # exactly what their own sync gives them.
+    fanned = await fanout_all(core, model.tokens[0], small)
+    for user, who in enumerate(model.users):
+        assert fanned.get(who.user_id, []) == model.expected[user], user

@@ -4,7 +4,9 @@ Protocol (JSON text frames):
 
 - client → `{"op": "auth", "token": "...", "since": "TOKEN"?}` first, within
   `stream_auth_timeout_seconds` (the token never goes in the URL, which ends up in logs);
-  server → `{"op": "ready", "position": "TOKEN"}`.
+  server → `{"op": "ready", "position": "TOKEN", "heartbeat_interval_ms": N}`. The client
+  sends some frame at least every N ms (`ping` when it has nothing to say); one silent
+  for `stream_idle_timeout_seconds` is closed with CLOSE_IDLE.
 - server → `{"op": "event", "position", "type", "at", "data"}` for every event after
   `since` (replayed first, then live); `position` is the token to resume from.
 - client → `{"op": "send", "id", "conversation_id", "text", "txn_id"?, "reply_to"?}`,
@@ -15,9 +17,10 @@ Protocol (JSON text frames):
 - server → `{"op": "typing", "conversation_id", "user", "active", "expires_in_ms"}`:
   ephemeral, never stored, only to the other members' sockets.
 
-The pump reads the store by position, so a reconnecting client loses nothing. Each
-socket has a bounded queue of outgoing frames; a client too slow to drain it is
-closed with CLOSE_RESYNC and resumes from its last position.
+A socket first replays the log from its token, reading the store by position, then
+goes live on the node's fan-out (api/fanout.py), so a reconnecting client loses
+nothing. Each socket has a bounded queue of outgoing frames; a client too slow to
+drain it is closed with CLOSE_RESYNC and resumes from its last position.
 """
 
 from __future__ import annotations
@@ -31,18 +34,20 @@ import orjson
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
+from backchannel.api.fanout import (
+    CLOSE_AUTH_FAILED,
+    CLOSE_BAD_ORIGIN,
+    CLOSE_PROTOCOL,
+    CLOSE_RESYNC,
+    CLOSE_SERVICE_RESTART,
+    Fanout,
+)
 from backchannel.errors import BackchannelError
-from backchannel.services import accounts, conversations, messages, realtime, sync
+from backchannel.services import accounts, conversations, messages, presence, realtime, sync
 from backchannel.services.core import Core, Requester
 
 log = logging.getLogger(__name__)
 router = APIRouter()
-
-CLOSE_AUTH_FAILED = 4001  # no valid auth frame in time: do not retry with the same token
-CLOSE_BAD_ORIGIN = 4003
-CLOSE_RESYNC = 4008  # fell behind: reconnect and resume from your last position
-CLOSE_PROTOCOL = 4400  # a frame that is not JSON or not an object
-CLOSE_SERVICE_RESTART = 1012  # shutting down: reconnect (to another node) and resume
 
 
 @router.websocket("/api/v1/stream")
@@ -56,12 +61,14 @@ async def stream(websocket: WebSocket) -> None:
     if session is None:
         return
     requester, since = session
-    connection = StreamConnection(core, websocket, requester, since)
+    connection = StreamConnection(core, websocket.app.state.fanout, websocket, requester, since)
     core.metrics.connected_clients.inc()
+    await presence.connected(core, requester)
     try:
         await connection.run()
     finally:
         core.metrics.connected_clients.dec()
+        await presence.disconnected(core, requester)
 
 
 def _origin_allowed(websocket: WebSocket, core: Core) -> bool:
@@ -86,12 +93,17 @@ async def _authenticate(websocket: WebSocket, core: Core) -> tuple[Requester, in
             raise BackchannelError("unauthenticated", "The auth frame needs a token.")
         requester = await accounts.authenticate(core, token)
         since_raw = frame.get("since")
+        current = await sync.current_token(core)
         if since_raw is None:
-            since = await sync.current_token(core)
+            since = current
         elif isinstance(since_raw, str):
             since = sync.parse_token(since_raw)
         else:
             raise BackchannelError("invalid_token", "`since` is a token string.")
+        if since > current:
+            raise BackchannelError(
+                "invalid_token", "That sync token is from the future; start again without one."
+            )
     except (TimeoutError, WebSocketDisconnect):
         with contextlib.suppress(Exception):
             await websocket.close(CLOSE_AUTH_FAILED)
@@ -102,104 +114,226 @@ async def _authenticate(websocket: WebSocket, core: Core) -> tuple[Requester, in
             await websocket.send_text(orjson.dumps({"op": "error", **error.body()}).decode())
             await websocket.close(CLOSE_AUTH_FAILED)
         return None
-    await websocket.send_text(orjson.dumps({"op": "ready", "position": str(since)}).decode())
+    ready = {
+        "op": "ready",
+        "position": str(since),
+        "heartbeat_interval_ms": int(core.settings.stream_heartbeat_seconds * 1000),
+    }
+    await websocket.send_text(orjson.dumps(ready).decode())
     return requester, since
 
 
-class StreamConnection:
-    """One authenticated socket: a pump (log → socket), a reader (actions) and a writer."""
+# Actions one socket may have in flight at once (pipelined sends share commits).
+MAX_ACTIONS_IN_FLIGHT = 32
 
-    def __init__(self, core: Core, websocket: WebSocket, requester: Requester, since: int):
+
+class StreamConnection:
+    """One authenticated socket.
+
+    The ASGI task reads the client's frames and starts each action as a task of its own
+    (so pipelined sends share group commits; sends are queued to the writer in the order
+    they arrived). Outgoing frames go to a bounded outbox, drained by a writer task that
+    exists only while there is something to send. Events come from a catch-up task that
+    reads the store, then from the node's fan-out. An idle socket holds no task of its
+    own and no queue: at 10,000 sockets that is most of the memory.
+    """
+
+    __slots__ = (
+        "_actions",
+        "_catch_up_task",
+        "_drained",
+        "_handler",
+        "_out",
+        "_pending",
+        "_stopping",
+        "_writing",
+        "close_code",
+        "core",
+        "fanout",
+        "last_seen",
+        "limit",
+        "position",
+        "requester",
+        "websocket",
+    )
+
+    def __init__(
+        self, core: Core, fanout: Fanout, websocket: WebSocket, requester: Requester, since: int
+    ):
         self.core = core
+        self.fanout = fanout
         self.websocket = websocket
         self.requester = requester
         self.position = since
-        self.outbox: asyncio.Queue[Any] = asyncio.Queue(core.settings.stream_queue_size)
+        self.limit = core.settings.stream_queue_size
         self.close_code: int | None = None
+        self.last_seen = asyncio.get_running_loop().time()
+        self._out: list[bytes] = []  # frames not yet handed to the writer
+        self._pending = 0  # frames queued or being written
+        self._writing: asyncio.Task[None] | None = None
+        self._drained: asyncio.Future[None] | None = None
+        self._handler: asyncio.Task[Any] | None = None
+        self._catch_up_task: asyncio.Task[None] | None = None
+        self._actions: set[asyncio.Task[None]] | None = None
+        self._stopping = False
 
     async def run(self) -> None:
-        self.core.broker.subscribe(self.requester.user_id, self._ephemeral)
-        tasks = [
-            asyncio.create_task(self._pump(), name="stream-pump"),
-            asyncio.create_task(self._reader(), name="stream-reader"),
-            asyncio.create_task(self._writer(), name="stream-writer"),
-        ]
+        user_id = self.requester.user_id
+        self._handler = asyncio.current_task()
+        self.core.broker.subscribe(user_id, self._ephemeral)
+        self.fanout.connect(self)
+        self.catch_up()
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            await self._read_loop()
+        except asyncio.CancelledError:
+            # stop() interrupts the read this way; any other cancellation is not ours.
+            if not self._stopping or self._handler is None:
+                raise
+            self._handler.uncancel()
         finally:
-            self.core.broker.unsubscribe(self.requester.user_id, self._ephemeral)
+            self.fanout.disconnect(user_id, self)
+            self.core.broker.unsubscribe(user_id, self._ephemeral)
+            tasks = [t for t in (self._catch_up_task, self._writing) if t is not None]
+            tasks += self._actions or ()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            if self.close_code is not None:
-                with contextlib.suppress(Exception):
-                    await self.websocket.close(self.close_code)
+        if self.close_code is not None:
+            with contextlib.suppress(Exception):
+                await self.websocket.close(self.close_code)
+
+    def stop(self, code: int) -> None:
+        """Close with `code` (idle, shutdown, overflow): the read loop ends, then run()."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self.close_code = code
+        if self._handler is not None and self._handler is not asyncio.current_task():
+            self._handler.cancel()
+
+    # --- the outbox ---------------------------------------------------------
+
+    def _push(self, frame: bytes) -> bool:
+        """Queue a frame for the client; False when the outbox is full."""
+        if self._pending >= self.limit or self._stopping:
+            return False
+        self._out.append(frame)
+        self._pending += 1
+        if self._writing is None:
+            self._writing = asyncio.get_running_loop().create_task(self._write())
+        return True
+
+    async def _write(self) -> None:
+        try:
+            while self._out:
+                frames, self._out = self._out, []
+                for frame in frames:
+                    await self.websocket.send_text(frame.decode())
+                    self._pending -= 1
+        except Exception:
+            # The client went away mid-write: the read loop is about to hear of it.
+            self._out, self._pending = [], 0
+            self.stop(CLOSE_RESYNC)
+        finally:
+            self._writing = None
+            if self._drained is not None and not self._drained.done():
+                self._drained.set_result(None)
+
+    async def _wait_drained(self, timeout: float) -> bool:
+        """Wait until every queued frame was written; False after `timeout` seconds."""
+        while self._pending:
+            self._drained = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait_for(self._drained, timeout)
+            except TimeoutError:
+                return False
+        return True
+
+    def deliver(self, frame: bytes) -> bool:
+        """An event from the fan-out; False when the outbox is full."""
+        return self._push(frame)
 
     def _queue(self, frame: bytes) -> bool:
-        """Queue a frame; False (and the socket marked for resync) when it is full."""
-        try:
-            self.outbox.put_nowait(frame)
-        except asyncio.QueueFull:
-            self.close_code = CLOSE_RESYNC
-            return False
-        return True
+        """Queue a frame; False (and the socket closing for resync) when it is full."""
+        if self._push(frame):
+            return True
+        self.stop(CLOSE_RESYNC)
+        return False
 
     def _ephemeral(self, frame: bytes) -> None:
         """Typing and the like: dropped, not a resync, when the socket is behind."""
-        with contextlib.suppress(asyncio.QueueFull):
-            self.outbox.put_nowait(frame)
+        self._push(frame)
 
-    async def _writer(self) -> None:
-        while True:
-            frame = await self.outbox.get()
-            try:
-                await self.websocket.send_text(frame.decode())
-            finally:
-                self.outbox.task_done()
+    # --- events -------------------------------------------------------------
 
-    async def _pump(self) -> None:
+    def catch_up(self) -> None:
+        """Read the store from `position` until level with the fan-out, then go live."""
+        self._catch_up_task = asyncio.create_task(self._catch_up(), name="stream-catch-up")
+
+    async def _catch_up(self) -> None:
+        """Replay the log from `position` until level with the fan-out, then go live.
+        A client that takes more than `stream_stall_seconds` to accept the next frames
+        is closed with CLOSE_RESYNC."""
         settings = self.core.settings
         limit = max(1, min(settings.sync_batch_limit, settings.stream_queue_size // 2))
-        while True:
-            if self.core.shutting_down:
-                self.close_code = CLOSE_SERVICE_RESTART
-                return
-            batch = await sync.read_batch(self.core, self.requester, self.position, limit)
-            for event in batch.raw:
-                # {"position":…} -> {"op":"event","position":…}, no re-encoding
-                if not self._queue(b'{"op":"event",' + event[1:]):
+        try:
+            while True:
+                # Room for the next batch first, so a long backlog is not a slow client.
+                if not await self._wait_drained(settings.stream_stall_seconds):
+                    self.stop(CLOSE_RESYNC)
                     return
-            self.position = batch.next_position
-            if batch.limited:
-                # Let the writer flush before reading more, so a long backlog does not
-                # look like a slow client.
-                try:
-                    await asyncio.wait_for(
-                        self.outbox.join(), self.core.settings.stream_stall_seconds
-                    )
-                except TimeoutError:
-                    self.close_code = CLOSE_RESYNC
+                if self.fanout.try_go_live(self.requester.user_id, self):
                     return
-                continue
-            poll = 3600.0 if self.core.store.is_sqlite else self.core.settings.sync_poll_seconds
-            await self.core.broker.wait_beyond(self.position, poll)
+                if self.core.shutting_down:
+                    self.stop(CLOSE_SERVICE_RESTART)
+                    return
+                batch = await sync.read_batch(self.core, self.requester, self.position, limit)
+                for event in batch.raw:
+                    # {"position":…} -> {"op":"event","position":…}, no re-encoding
+                    if not self._queue(b'{"op":"event",' + event[1:]):
+                        return  # acks filled it meanwhile: a client that does not read
+                self.position = max(self.position, batch.next_position)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("stream catch-up failed")
+            self.stop(CLOSE_SERVICE_RESTART)
+        finally:
+            self._catch_up_task = None
 
-    async def _reader(self) -> None:
-        while True:
+    # --- actions ------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
             try:
                 raw = await self.websocket.receive_text()
             except WebSocketDisconnect:
                 return
+            self.last_seen = loop.time()
             try:
                 frame = orjson.loads(raw)
                 if not isinstance(frame, dict):
                     raise ValueError("not an object")
             except ValueError:
-                self.close_code = CLOSE_PROTOCOL
+                self.stop(CLOSE_PROTOCOL)
                 return
-            reply = await self._act(frame)
-            if not self._queue(orjson.dumps(reply)):
-                return
+            if frame.get("op") == "ping":  # the heartbeat: answered inline
+                self._queue(orjson.dumps({"op": "ack", "id": frame.get("id"), "pong": True}))
+                continue
+            actions = self._actions
+            if actions is None:
+                actions = self._actions = set()
+            while len(actions) >= MAX_ACTIONS_IN_FLIGHT:
+                await asyncio.wait(actions, return_when=asyncio.FIRST_COMPLETED)
+            # Started in arrival order, each task queues its write before it first
+            # waits, so one socket's sends commit in the order they were sent.
+            task = loop.create_task(self._act_and_reply(frame))
+            actions.add(task)
+            task.add_done_callback(actions.discard)
+
+    async def _act_and_reply(self, frame: dict[str, Any]) -> None:
+        self._queue(orjson.dumps(await self._act(frame)))
 
     async def _act(self, frame: dict[str, Any]) -> dict[str, Any]:
         request_id = frame.get("id")

@@ -38,6 +38,10 @@ class SettingsPatch(In):
     read_receipts: bool | None = Field(
         None, description="Share read receipts (reciprocal: off, you see none either)."
     )
+    activity_status: bool | None = Field(
+        None,
+        description="Show when you are active (reciprocal: off, you see nobody's either).",
+    )
 
 
 class PasswordChangeIn(In):
@@ -112,6 +116,19 @@ class ProfileOut(UserOut):
 
 class SettingsOut(BaseModel):
     read_receipts: bool
+    activity_status: bool
+
+
+class PresenceOut(BaseModel):
+    user: str = Field(description="The handle, as asked (lower-cased).")
+    active: bool = Field(description="Has a WebSocket open now.")
+    last_active_at: str | None = Field(
+        description="When last active (now while active); null when never, or not shown."
+    )
+
+
+class PresenceList(BaseModel):
+    items: list[PresenceOut]
 
 
 class AuthOut(BaseModel):

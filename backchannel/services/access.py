@@ -7,7 +7,10 @@ disagree about who may see what.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, RowMapping
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection
 
 from backchannel.domain.ids import is_public_id
 from backchannel.errors import BackchannelError
@@ -16,7 +19,9 @@ from backchannel.store import conversations as conv_db
 from backchannel.store import messages as msg_db
 
 
-def conversation(conn: Connection, requester: Requester, conversation_pid: str) -> RowMapping:
+def conversation(
+    conn: Connection, requester: Requester, conversation_pid: str
+) -> Mapping[Any, Any]:
     """The conversation and the requester's membership in it.
 
     Raises `conversation_not_found` when it does not exist and, identically,
@@ -31,8 +36,8 @@ def conversation(conn: Connection, requester: Requester, conversation_pid: str) 
 
 
 def message(
-    conn: Connection, requester: Requester, conversation: RowMapping, message_pid: str
-) -> RowMapping:
+    conn: Connection, requester: Requester, conversation: Mapping[Any, Any], message_pid: str
+) -> Mapping[Any, Any]:
     """A message the requester can see in a conversation they are in.
 
     Not found: no such message, another conversation's, from before the
@@ -52,13 +57,13 @@ def message(
     return row
 
 
-def require_admin(conversation: RowMapping) -> None:
+def require_admin(conversation: Mapping[Any, Any]) -> None:
     if conversation["kind"] != "group":
         raise BackchannelError("forbidden", "Direct conversations have no admins.")
     if conversation["role"] != "admin":
         raise BackchannelError("not_group_admin", "Only group admins may do that.")
 
 
-def require_sender(message: RowMapping, requester: Requester) -> None:
+def require_sender(message: Mapping[Any, Any], requester: Requester) -> None:
     if message["sender_id"] != requester.user_id:
         raise BackchannelError("not_message_sender", "Only the sender may do that.")

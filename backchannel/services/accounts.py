@@ -11,10 +11,12 @@ from sqlalchemy.exc import IntegrityError
 from backchannel.domain import accounts as rules
 from backchannel.domain.ids import is_public_id, new_id, new_token, token_hash
 from backchannel.errors import BackchannelError
+from backchannel.services import presence
 from backchannel.services.core import Core, Requester
 from backchannel.services.views import iso, profile_view
 from backchannel.store import accounts as db
 from backchannel.store import conversations as conv_db
+from backchannel.store import presence as presence_db
 from backchannel.store.database import ReadTxn, WriteTxn
 
 SESSION_TOUCH_INTERVAL_MS = 10 * 60 * 1000
@@ -204,7 +206,10 @@ async def set_password_admin(core: Core, handle: str, new_password: str) -> None
 
 
 def _settings_view(user: Any) -> dict[str, Any]:
-    return {"read_receipts": bool(user["read_receipts"])}
+    return {
+        "read_receipts": bool(user["read_receipts"]),
+        "activity_status": bool(user["activity_status"]),
+    }
 
 
 async def get_settings(core: Core, requester: Requester) -> dict[str, Any]:
@@ -214,19 +219,48 @@ async def get_settings(core: Core, requester: Requester) -> dict[str, Any]:
 
 
 async def update_settings(
-    core: Core, requester: Requester, *, read_receipts: bool | None
+    core: Core,
+    requester: Requester,
+    *,
+    read_receipts: bool | None,
+    activity_status: bool | None = None,
 ) -> dict[str, Any]:
-    """Change the requester's settings. Read receipts are reciprocal: turned off, the
-    requester neither sends receipts nor sees anyone's."""
+    """Change the requester's settings. Both are reciprocal: read receipts turned off,
+    the requester neither sends receipts nor sees anyone's; activity status turned off,
+    nobody sees their presence and they see nobody's. Those who could see their presence
+    are told the change at once (a `presence` frame)."""
+    # When activity status flips: (the viewers to tell, "last active").
+    Flip = tuple[list[int], int | None] | None
 
-    def txn(t: WriteTxn) -> dict[str, Any]:
+    def txn(t: WriteTxn) -> tuple[dict[str, Any], Flip]:
+        flip: Flip = None
         if read_receipts is not None:
             db.update_user(t.conn, requester.user_id, read_receipts=int(read_receipts))
+        if activity_status is not None:
+            # The audience with the setting on: before turning it off, after turning it on.
+            before, viewers = presence_db.audience(t.conn, requester.user_id)
+            was_on = before is not None and bool(before["activity_status"])
+            db.update_user(t.conn, requester.user_id, activity_status=int(activity_status))
+            if activity_status and not was_on:
+                after, viewers = presence_db.audience(t.conn, requester.user_id)
+                flip = viewers, after["last_active_at"] if after else None
+            elif was_on and not activity_status:
+                flip = viewers, None
         user = db.user_by_id(t.conn, requester.user_id)
         assert user is not None
-        return _settings_view(user)
+        return _settings_view(user), flip
 
-    return await core.store.write("update_settings", txn)
+    settings, flip = await core.store.write("update_settings", txn)
+    if flip is not None:
+        viewers, last_active_at = flip
+        await presence.visibility_changed(
+            core,
+            requester,
+            shown=bool(activity_status),
+            viewers=viewers,
+            last_active_at=last_active_at,
+        )
+    return settings
 
 
 async def get_me(core: Core, requester: Requester) -> dict[str, Any]:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
-
-from sqlalchemy import RowMapping
 
 from backchannel.domain import messages as rules
 from backchannel.domain.ids import new_id
@@ -54,7 +53,7 @@ async def send_message(
     return await core.store.write("send_message", txn)
 
 
-def _check_same_request(existing: RowMapping, conversation_pid: str, text: str) -> None:
+def _check_same_request(existing: Mapping[Any, Any], conversation_pid: str, text: str) -> None:
     if existing["conversation_pid"] != conversation_pid or (
         existing["edited_at"] is None and existing["unsent_at"] is None and existing["text"] != text
     ):
@@ -67,11 +66,11 @@ def _check_same_request(existing: RowMapping, conversation_pid: str, text: str) 
 def _insert(
     t: WriteTxn,
     requester: Requester,
-    conversation: RowMapping,
+    conversation: Mapping[Any, Any],
     *,
     text: str,
     txn_id: str | None,
-    reply: RowMapping | None,
+    reply: Mapping[Any, Any] | None,
     forwarded: bool = False,
 ) -> dict[str, Any]:
     """Insert a message, its event and the conversation's activity, building the view
@@ -354,7 +353,7 @@ async def forward_message(
     return await core.store.write("forward_message", txn)
 
 
-def _require_not_unsent(message: RowMapping) -> None:
+def _require_not_unsent(message: Mapping[Any, Any]) -> None:
     if message["unsent_at"] is not None:
         raise BackchannelError("message_unsent", "That message was unsent.")
 

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 import orjson
+from sqlalchemy import Connection
 
 from backchannel.errors import BackchannelError
 from backchannel.services.core import Core, Requester
@@ -63,6 +64,51 @@ async def read_batch(core: Core, requester: Requester, since: int, limit: int) -
         return EventBatch(events, rows[-1][0] if limited else upto, limited)
 
     return await core.store.read("sync", txn)
+
+
+@dataclass(slots=True)
+class FanoutBatch:
+    """Every event in (since, next_position], each with the users who may see it."""
+
+    events: list[tuple[int, bytes]]  # (position, the event's JSON object)
+    audience: dict[int, list[int]]  # position -> user ids allowed to see it
+    next_position: int
+    limited: bool
+    since: int = 0
+
+
+async def read_for_fanout(core: Core, since: int, max_positions: int) -> FanoutBatch:
+    """The log after `since` for all users at once (one node's gateway reads it once and
+    hands each event to the sockets of its audience). At most `max_positions` positions
+    are covered; `limited` says that more are committed."""
+
+    def txn(t: ReadTxn) -> FanoutBatch:
+        current = db.current_position(t.conn)
+        upto = min(current, since + max_positions)
+        if upto <= since:
+            return FanoutBatch([], {}, max(since, upto), False, since)
+        batch = fanout_slice(t.conn, since, upto)
+        batch.limited = upto < current
+        return batch
+
+    return await core.store.read("fanout", txn)
+
+
+def fanout_slice(conn: Connection, since: int, upto: int) -> FanoutBatch:
+    """`read_for_fanout` of (since, upto], all committed, on a connection of the caller's
+    (the store's writer runs it right after a commit: see `Store.prefetch`)."""
+    events = [
+        (
+            position,
+            b'{"position":%d,"type":"%s","at":"%s","data":%s}'
+            % (position, type_.encode(), (iso(created) or "").encode(), payload.encode()),
+        )
+        for position, type_, payload, created in db.events_in_range(conn, since=since, upto=upto)
+    ]
+    audience: dict[int, list[int]] = {}
+    for position, user_id in db.audience(conn, since=since, upto=upto):
+        audience.setdefault(position, []).append(user_id)
+    return FanoutBatch(events, audience, upto, False, since)
 
 
 async def long_poll(

@@ -3,6 +3,7 @@ the caller's named transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, delete, func, insert, or_, select, update
@@ -19,6 +20,7 @@ USER_COLUMNS = (
     users.c.created_at,
     users.c.deactivated_at,
     users.c.read_receipts,
+    users.c.activity_status,
 )
 
 
@@ -139,9 +141,9 @@ _SESSION_WITH_USER = Prepared(
 )
 
 
-def session_with_user(conn: Connection, token_hash: str) -> RowMapping | None:
+def session_with_user(conn: Connection, token_hash: str) -> Mapping[Any, Any] | None:
     """The session and its (active) user for a token hash, in one query (every request)."""
-    return _SESSION_WITH_USER(conn, token_hash=token_hash).mappings().first()
+    return _SESSION_WITH_USER(conn, token_hash=token_hash).mapping()
 
 
 def touch_session(conn: Connection, session_id: int, now: int) -> None:

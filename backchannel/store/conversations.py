@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy import (
     Connection,
     RowMapping,
@@ -51,13 +54,13 @@ _CONVERSATION_FOR_MEMBER = Prepared(
 )
 
 
-def conversation_for_member(conn: Connection, pid: str, user_id: int) -> RowMapping | None:
+def conversation_for_member(conn: Connection, pid: str, user_id: int) -> Mapping[Any, Any] | None:
     """The conversation with this public id and the user's membership, or None.
 
     None both when the conversation does not exist and when the user is not a
     member: callers turn both into the same 404. (Hot path: prepared SQL.)
     """
-    return _CONVERSATION_FOR_MEMBER(conn, pid=pid, user_id=user_id).mappings().first()
+    return _CONVERSATION_FOR_MEMBER(conn, pid=pid, user_id=user_id).mapping()
 
 
 def conversations_for_member(

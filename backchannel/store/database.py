@@ -36,6 +36,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from backchannel.errors import BackchannelError
+from backchannel.store import prepared
 from backchannel.store.prepared import Prepared
 from backchannel.store.tables import stream_state
 
@@ -123,6 +124,10 @@ class QueryCounter:
             self._local.name = previous
 
     def on_execute(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.count(statement)
+
+    def count(self, statement: str) -> None:
+        """Count one statement (Prepared ones call this directly: no SQLAlchemy events)."""
         if statement.startswith(_CONTROL):
             return  # transaction control, not a query
         name = getattr(self._local, "name", None) or "unnamed"
@@ -155,6 +160,13 @@ class Store:
         self.group_commit_max = group_commit_max
         self.queries = QueryCounter()
         self.on_commit: Callable[[int], None] | None = None
+        # SQLite: `prefetch(conn, since, upto)` runs on the writer's thread and connection
+        # right after each commit, reading positions (since, upto] — exactly the batch's —
+        # and `on_prefetched(result)` gets it on the event loop before `on_commit`. It saves
+        # the fan-out a thread hop and a read transaction per commit.
+        self.prefetch: Callable[[Connection, int, int], Any] | None = None
+        self.on_prefetched: Callable[[Any], None] | None = None
+        self._batch_since = 0
         self.write_batches = 0
         self.writes = 0
         self._sync_pragma = sqlite_synchronous
@@ -201,6 +213,11 @@ class Store:
                 self.url, pool_size=pool_size, max_overflow=2, pool_pre_ping=True
             )
         event.listen(engine, "before_cursor_execute", self.queries.on_execute)
+
+        @event.listens_for(engine, "connect")
+        def _count_prepared(_dbapi_conn: Any, record: Any) -> None:
+            record.info[prepared.COUNTER] = self.queries.count
+
         return engine
 
     def migration_engine(self) -> Engine:
@@ -266,8 +283,11 @@ class Store:
             batch = [await self._queue.get()]
             while len(batch) < self.group_commit_max and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            prefetched = None
             try:
-                committed = await loop.run_in_executor(self._writer_thread, self._run_batch, batch)
+                committed, prefetched = await loop.run_in_executor(
+                    self._writer_thread, self._run_batch, batch
+                )
             except BaseException as exc:  # the commit itself failed: nothing is durable
                 log.error("write batch failed to commit", exc_info=exc)
                 for op in batch:
@@ -283,14 +303,17 @@ class Store:
                     else:
                         op.future.set_result(op.result)
                 self._queue.task_done()
+            if prefetched is not None and self.on_prefetched is not None:
+                self.on_prefetched(prefetched)
             if committed and self.on_commit is not None:
                 self.on_commit(committed)
 
-    def _run_batch(self, batch: list[_Write[Any]]) -> int:
-        """Runs in the writer thread. Returns the highest position committed, or 0."""
+    def _run_batch(self, batch: list[_Write[Any]]) -> tuple[int, Any]:
+        """Runs in the writer thread. Returns the highest position committed (or 0) and
+        what `prefetch` read of the positions this batch committed (or None)."""
         for attempt in range(5):
             try:
-                return self._try_batch(batch)
+                committed = self._try_batch(batch)
             except DBAPIError as exc:
                 if not _is_retryable(exc) or attempt == 4:
                     raise
@@ -299,7 +322,21 @@ class Store:
                     op.error = None
                     op.result = None
                     op.after_commit = []
+                continue
+            return committed, self._prefetch(committed)
         raise AssertionError("unreachable")
+
+    def _prefetch(self, committed: int) -> Any:
+        """Read what the batch just committed while still on its thread and connection
+        (see `prefetch`); None when there is nothing to read or the read failed."""
+        if not committed or self.prefetch is None or self._write_conn is None:
+            return None
+        try:
+            with self.queries.naming("prefetch"):
+                return self.prefetch(self._write_conn, self._batch_since, committed)
+        except Exception:
+            log.warning("prefetch after commit failed", exc_info=True)
+            return None
 
     def _try_batch(self, batch: list[_Write[Any]]) -> int:
         if self._write_conn is None or self._write_conn.invalidated:
@@ -312,6 +349,7 @@ class Store:
             with conn.begin():
                 with self.queries.naming("stream_lock"):
                     current = int(_LOCK_STREAM(conn).scalar_one())
+                self._batch_since = current
                 txn = WriteTxn(conn, current + 1, now_ms)
                 single = len(batch) == 1
                 for op in batch:
@@ -326,13 +364,13 @@ class Store:
                             continue
                         # Raw SAVEPOINTs: SQLAlchemy's begin_nested() costs several
                         # times more per write, and a batch has hundreds.
-                        conn.exec_driver_sql("SAVEPOINT bc_write")
+                        prepared.execute_raw(conn, "SAVEPOINT bc_write")
                         try:
                             op.result = op.fn(txn)
                         except Exception as exc:
-                            conn.exec_driver_sql("ROLLBACK TO SAVEPOINT bc_write")
+                            prepared.execute_raw(conn, "ROLLBACK TO SAVEPOINT bc_write")
                             op.error = exc
-                        conn.exec_driver_sql("RELEASE SAVEPOINT bc_write")
+                        prepared.execute_raw(conn, "RELEASE SAVEPOINT bc_write")
                 if txn.last_allocated > current:
                     with self.queries.naming("stream_advance"):
                         _ADVANCE_STREAM(conn, position=txn.last_allocated)

@@ -1,6 +1,6 @@
 """SQL for the event log: append, and read a user's slice of it.
 
-All three statements are on hot paths (every send, every sync), so they are
+All these statements are on hot paths (every send, every sync, every fan-out), so they are
 prepared SQL (see store/prepared.py).
 """
 
@@ -23,12 +23,21 @@ _APPEND = Prepared(
     """,
 )
 _CURRENT = Prepared("current_position", "SELECT position FROM stream_state WHERE id = 1")
-# Conversation events while the user's membership span covers their position
-# (joining and leaving events included) and, for events about a message, the
-# message's too; then events addressed to the user.
+# Who may see a conversation event `e`, as member span `s` of user `s.user_id`: while the
+# span covers the event's position (joining and leaving events included) and, for events
+# about a message, the message's too; receipts only for users who share them. One text for
+# a user's sync (_FOR_USER) and the node's fan-out (_AUDIENCE), so the two cannot drift.
+_VISIBLE_IN_SPAN = """
+    e.position >= s.start_position
+    AND (e.message_position IS NULL OR e.message_position >= s.start_position)
+    AND (s.end_position IS NULL OR e.position <= s.end_position)
+    AND (e.type <> 'receipt.updated'
+         OR (SELECT u.read_receipts FROM users u WHERE u.id = s.user_id) = 1)
+"""
+# The user's conversation events, then the events addressed to them.
 _FOR_USER = Prepared(
     "events_for_user",
-    """
+    f"""
     SELECT position, type, payload, created_at FROM (
         SELECT e.position, e.type, e.payload, e.created_at
         FROM member_spans s
@@ -36,11 +45,7 @@ _FOR_USER = Prepared(
         WHERE s.user_id = :user_id
           AND e.user_id IS NULL
           AND e.position > :since AND e.position <= :upto
-          AND e.position >= s.start_position
-          AND (e.message_position IS NULL OR e.message_position >= s.start_position)
-          AND (s.end_position IS NULL OR e.position <= s.end_position)
-          AND (e.type <> 'receipt.updated'
-               OR (SELECT u.read_receipts FROM users u WHERE u.id = :user_id) = 1)
+          AND {_VISIBLE_IN_SPAN}
         UNION ALL
         SELECT e.position, e.type, e.payload, e.created_at
         FROM events e
@@ -48,6 +53,31 @@ _FOR_USER = Prepared(
     ) AS visible
     ORDER BY position
     LIMIT :limit
+    """,
+)
+# For every user at once: who may see each event in (since, upto].
+# tests/test_sync_properties.py proves it gives each user what _FOR_USER gives them.
+_AUDIENCE = Prepared(
+    "event_audience",
+    f"""
+    SELECT e.position, s.user_id
+    FROM events e
+    JOIN member_spans s ON s.conversation_id = e.conversation_id
+    WHERE e.user_id IS NULL
+      AND e.position > :since AND e.position <= :upto
+      AND {_VISIBLE_IN_SPAN}
+    UNION ALL
+    SELECT e.position, e.user_id
+    FROM events e
+    WHERE e.user_id IS NOT NULL AND e.position > :since AND e.position <= :upto
+    """,
+)
+_RANGE = Prepared(
+    "events_range",
+    """
+    SELECT position, type, payload, created_at FROM events
+    WHERE position > :since AND position <= :upto
+    ORDER BY position
     """,
 )
 
@@ -90,3 +120,15 @@ def events_for_user(
         conn, user_id=user_id, since=since, upto=upto, limit=limit
     ).all()
     return [(int(row[0]), row[1], row[2], int(row[3])) for row in rows]
+
+
+def events_in_range(conn: Connection, *, since: int, upto: int) -> list[tuple[int, str, str, int]]:
+    """(position, type, payload, created_at) of every event in (since, upto], in order."""
+    rows: Sequence[Any] = _RANGE(conn, since=since, upto=upto).all()
+    return [(int(row[0]), row[1], row[2], int(row[3])) for row in rows]
+
+
+def audience(conn: Connection, *, since: int, upto: int) -> list[tuple[int, int]]:
+    """(position, user_id) for every user who may see each event in (since, upto]."""
+    rows: Sequence[Any] = _AUDIENCE(conn, since=since, upto=upto).all()
+    return [(int(row[0]), int(row[1])) for row in rows]

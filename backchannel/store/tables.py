@@ -46,6 +46,12 @@ users = Table(
     Column("deactivated_at", BigInteger, nullable=True),
     # Settings. Read receipts are reciprocal: off, you neither send nor see them.
     Column("read_receipts", Integer, nullable=False, server_default="1"),
+    # Presence ("active now", "last active") is reciprocal too: off, you are shown to
+    # nobody and see nobody's.
+    Column("activity_status", Integer, nullable=False, server_default="1"),
+    # When the user last had a socket open (ms); written when their last socket on a node
+    # closes and refreshed for connected users every `presence_refresh_seconds`.
+    Column("last_active_at", BigInteger, nullable=True),
 )
 
 sessions = Table(

@@ -75,7 +75,11 @@ async def get_settings(core: CoreDep, me: RequesterDep) -> Response:
 @router.patch("/me/settings", response_model=s.SettingsOut)
 async def update_settings(body: s.SettingsPatch, core: CoreDep, me: RequesterDep) -> Response:
     """Change your settings (only the fields you send)."""
-    return json(await accounts.update_settings(core, me, read_receipts=body.read_receipts))
+    return json(
+        await accounts.update_settings(
+            core, me, read_receipts=body.read_receipts, activity_status=body.activity_status
+        )
+    )
 
 
 @router.put("/me/password", status_code=204)
