@@ -90,7 +90,18 @@ class Metrics:
         )
         self.connected_clients = Gauge(
             "backchannel_connected_clients",
-            "Clients waiting for events (sync long-polls and, later, WebSockets).",
+            "Clients waiting for events: sync long-polls and WebSocket streams.",
+            registry=self.registry,
+        )
+        self.stream_fell_behind = Counter(
+            "backchannel_stream_fell_behind_total",
+            "Times a WebSocket's outbox was full and it went back to reading the store.",
+            registry=self.registry,
+        )
+        self.stream_closes = Counter(
+            "backchannel_stream_closes_total",
+            "WebSockets closed by the server, by close code.",
+            ["code"],
             registry=self.registry,
         )
         self.write_batches = Gauge(

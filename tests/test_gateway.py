@@ -10,6 +10,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 import websockets
@@ -132,6 +133,14 @@ async def test_a_socket_carries_only_its_users_conversations(
         await ws.close()
 
 
+def metric(text: str, name: str) -> float:
+    """The value of one sample in a Prometheus text exposition."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"no metric {name}")
+
+
 def stalled_socket(port: int, token: str) -> socket.socket:
     """A WebSocket client that authenticates and then never reads, with a tiny receive
     buffer: raw, so no client library buffers on its behalf."""
@@ -210,6 +219,12 @@ async def test_a_client_that_does_not_read_is_cut_off_and_others_are_not(
         # The stalled one was closed with "resync from your last position".
         assert await asyncio.to_thread(close_code_of, stalled) == 4008
         stalled.close()
+        # The healthy one fell behind the commits now and then (8 frames of queue), was
+        # fed from the store meanwhile, and lost nothing; the stalled one was resynced.
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            metrics = (await http.get("/metrics")).text
+        assert metric(metrics, "backchannel_stream_fell_behind_total") >= 1
+        assert metric(metrics, 'backchannel_stream_closes_total{code="4008"}') == 1
 
 
 async def test_typing_reaches_the_other_members_only(tmp_path: Path, servers: Servers) -> None:

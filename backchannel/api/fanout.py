@@ -81,6 +81,7 @@ class Fanout:
                 del self._live[user_id]
 
     def _fall_behind(self, user_id: int, listener: Listener) -> None:
+        self.core.metrics.stream_fell_behind.inc()
         self.disconnect(user_id, listener)
         self._connected.add(listener)
         listener.catch_up()

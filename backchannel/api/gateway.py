@@ -199,6 +199,7 @@ class StreamConnection:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         if self.close_code is not None:
+            self.core.metrics.stream_closes.labels(code=str(self.close_code)).inc()
             with contextlib.suppress(Exception):
                 await self.websocket.close(self.close_code)
 
