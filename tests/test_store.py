@@ -8,6 +8,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
 from backchannel.errors import BackchannelError
@@ -109,6 +110,51 @@ async def test_write_error_from_database_reaches_only_its_caller(database_url: s
         )
         assert isinstance(results[0], Exception)
         assert isinstance(results[1], int)
+    finally:
+        await store.close()
+
+
+async def test_a_statement_failing_late_fails_only_its_write(database_url: str) -> None:
+    """On PostgreSQL, plain inserts travel later, with the next query (prepared.deferring):
+    an insert that breaks a constraint fails when it arrives. Its write alone must fail,
+    with SQLAlchemy's IntegrityError, and leave nothing behind; the others commit."""
+    store = await _store(database_url)
+    try:
+        taken = await store.write(
+            "first",
+            lambda t: (
+                event_db.append(
+                    t.conn, position=(p := t.next_position()), type="test", payload="{}", now=0
+                )
+                or p
+            ),
+        )
+
+        def append(n: int):  # type: ignore[no-untyped-def]
+            def txn(t: WriteTxn) -> int:
+                position = t.next_position()
+                event_db.append(t.conn, position=position, type="test", payload="{}", now=0)
+                if n == 5:  # then a second event at a position that is taken
+                    event_db.append(t.conn, position=taken, type="dup", payload="{}", now=0)
+                # a query of its own after the inserts, as real writes make
+                event_db.current_position(t.conn)
+                return position
+
+            return txn
+
+        results = await asyncio.gather(
+            *(store.write(f"w{n}", append(n)) for n in range(20)), return_exceptions=True
+        )
+        failures = [r for r in results if isinstance(r, BaseException)]
+        assert len(failures) == 1 and isinstance(failures[0], IntegrityError), failures
+        positions = sorted(r for r in results if isinstance(r, int))
+        assert len(positions) == 19
+
+        def read(t):  # type: ignore[no-untyped-def]
+            rows = t.conn.execute(select(events.c.position, events.c.type)).all()
+            return sorted((int(p), k) for p, k in rows)
+
+        assert await store.read("check", read) == [(p, "test") for p in [taken, *positions]]
     finally:
         await store.close()
 

@@ -229,6 +229,7 @@ def member_count(conn: Connection, conversation_id: int) -> int:
 _TOUCH = Prepared(
     "touch_conversation",
     "UPDATE conversations SET last_position = :position, last_message_at = :at WHERE id = :id",
+    deferrable=True,
 )
 
 

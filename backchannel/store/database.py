@@ -52,7 +52,7 @@ _LOCK_STREAM = Prepared(
     "lock_stream", "UPDATE stream_state SET position = position WHERE id = 1 RETURNING position"
 )
 _ADVANCE_STREAM = Prepared(
-    "advance_stream", "UPDATE stream_state SET position = :position WHERE id = 1"
+    "advance_stream", "UPDATE stream_state SET position = :position WHERE id = 1", deferrable=True
 )
 
 
@@ -135,6 +135,10 @@ class QueryCounter:
             self.totals[name] = self.totals.get(name, 0) + 1
 
 
+def _flush_deferred(conn: Connection, *_args: Any) -> None:
+    prepared.flush(conn)
+
+
 def _is_retryable(exc: DBAPIError) -> bool:
     code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
     return code in {"40001", "40P01"}
@@ -213,6 +217,9 @@ class Store:
                 self.url, pool_size=pool_size, max_overflow=2, pool_pre_ping=True
             )
         event.listen(engine, "before_cursor_execute", self.queries.on_execute)
+        if writer and not self.is_sqlite:
+            # SQLAlchemy statements go after anything prepared.deferring held back.
+            event.listen(engine, "before_cursor_execute", _flush_deferred)
 
         @event.listens_for(engine, "connect")
         def _count_prepared(_dbapi_conn: Any, record: Any) -> None:
@@ -346,7 +353,7 @@ class Store:
         self.write_batches += 1
         self.writes += len(batch)
         try:
-            with conn.begin():
+            with conn.begin(), prepared.deferring(conn):
                 with self.queries.naming("stream_lock"):
                     current = int(_LOCK_STREAM(conn).scalar_one())
                 self._batch_since = current
@@ -358,23 +365,33 @@ class Store:
                         if single:
                             try:
                                 op.result = op.fn(txn)
+                                prepared.flush(conn)
                             except Exception as exc:
                                 op.error = exc
                                 raise
                             continue
                         # Raw SAVEPOINTs: SQLAlchemy's begin_nested() costs several
-                        # times more per write, and a batch has hundreds.
-                        prepared.execute_raw(conn, "SAVEPOINT bc_write")
+                        # times more per write, and a batch has hundreds. On PostgreSQL
+                        # they travel with the write's first query (prepared.deferring),
+                        # and the write's own statements are flushed before the next
+                        # write starts, so a failure is always the failing write's.
+                        savepoint = prepared.defer_raw(conn, "SAVEPOINT bc_write")
                         try:
                             op.result = op.fn(txn)
+                            prepared.flush(conn)
                         except Exception as exc:
-                            prepared.execute_raw(conn, "ROLLBACK TO SAVEPOINT bc_write")
                             op.error = exc
-                        prepared.execute_raw(conn, "RELEASE SAVEPOINT bc_write")
+                            if prepared.drop_from(conn, savepoint):
+                                continue  # nothing of it reached the server
+                            prepared.discard(conn)
+                            prepared.execute_raw(conn, "ROLLBACK TO SAVEPOINT bc_write")
+                        prepared.defer_raw(conn, "RELEASE SAVEPOINT bc_write")
                 if txn.last_allocated > current:
                     with self.queries.naming("stream_advance"):
                         _ADVANCE_STREAM(conn, position=txn.last_allocated)
+                    prepared.flush(conn)
                     return txn.last_allocated
+                prepared.flush(conn)
                 return 0
         except Exception as exc:
             # A lone write that raised: its transaction rolled back and the

@@ -21,6 +21,7 @@ _APPEND = Prepared(
     VALUES (:position, :conversation_id, :user_id, :message_position, :type, :payload,
             :created_at)
     """,
+    deferrable=True,
 )
 _CURRENT = Prepared("current_position", "SELECT position FROM stream_state WHERE id = 1")
 # Who may see a conversation event `e`, as member span `s` of user `s.user_id`: while the

@@ -65,6 +65,7 @@ _INSERT_MESSAGE = Prepared(
     VALUES (:pid, :conversation_id, :sender_id, :position, :txn_id, :text,
             :reply_to_id, :reply_text, :forwarded, :created_at)
     """,
+    deferrable=True,
 )
 _TXN_USED = Prepared(
     "txn_used", "SELECT 1 FROM messages WHERE sender_id = :sender_id AND txn_id = :txn_id"
