@@ -442,3 +442,30 @@ async def test_a_silent_client_is_closed_as_idle_and_a_pinging_one_is_not(
         await pinging.send(orjson.dumps({"op": "ping", "id": "last"}).decode())
         assert (await next_frame(pinging, "ack"))["id"] == "last"
         await pinging.close()
+
+
+async def test_revoking_a_device_closes_its_live_stream_at_once(
+    tmp_path: Path, servers: Servers
+) -> None:
+    server = await servers.serve(tmp_path / "data")
+    async with (
+        await Client.register(server.url, "alice", PASSWORD, device_name="phone") as phone,
+        await Client.login(server.url, "alice", PASSWORD, device_name="laptop") as laptop,
+    ):
+        assert phone.token and laptop.token
+        phone_ws, _ = await open_stream(server.url, phone.token)
+        laptop_ws, _ = await open_stream(server.url, laptop.token)
+        # From the laptop, log the (lost) phone out: its socket goes, not at its next
+        # reconnect but now, with "authentication failed"; the laptop's stays.
+        lost = next(s for s in await laptop.sessions() if not s["current"])
+        await laptop.revoke_session(lost["id"])
+        with pytest.raises(websockets.ConnectionClosed) as info:
+            await asyncio.wait_for(phone_ws.recv(), 5)
+        assert info.value.rcvd is not None and info.value.rcvd.code == 4001
+        await laptop_ws.send(orjson.dumps({"op": "ping", "id": "still"}).decode())
+        assert (await next_frame(laptop_ws, "ack"))["id"] == "still"
+        # Logging out closes the device's own socket too.
+        await laptop.logout()
+        with pytest.raises(websockets.ConnectionClosed) as info:
+            await asyncio.wait_for(laptop_ws.recv(), 5)
+        assert info.value.rcvd is not None and info.value.rcvd.code == 4001

@@ -151,3 +151,23 @@ async def test_redis_stopped_and_restarted_loses_nothing(
         received = await messages_from(ws, len(sent), timeout=10)
         assert received == sent  # every message, once, in order
         await ws.close()
+
+
+async def test_a_device_revoked_through_one_node_loses_its_socket_on_another(
+    tmp_path: Path, servers: Servers, postgres_url: str, redis_server: RedisProcess
+) -> None:
+    env = {**SLOW_POLL, "BACKCHANNEL_REDIS_URL": redis_server.url}
+    node_a = await servers.serve(tmp_path / "a", postgres_url, env=env)
+    node_b = await servers.serve(tmp_path / "b", postgres_url, env=env)
+    async with (
+        await Client.register(node_a.url, "alice", PASSWORD, device_name="phone") as phone,
+        await Client.login(node_b.url, "alice", PASSWORD, device_name="laptop") as laptop,
+    ):
+        assert phone.token is not None
+        ws = await stream(node_a.url, phone.token)
+        await asyncio.sleep(0.3)  # both nodes' subscriptions are up
+        lost = next(s for s in await laptop.sessions() if not s["current"])
+        await laptop.revoke_session(lost["id"])
+        with pytest.raises(websockets.ConnectionClosed) as info:
+            await asyncio.wait_for(ws.recv(), 5)
+        assert info.value.rcvd is not None and info.value.rcvd.code == 4001

@@ -44,7 +44,7 @@ from backchannel.api.fanout import (
 )
 from backchannel.errors import BackchannelError
 from backchannel.services import accounts, conversations, messages, presence, realtime, sync
-from backchannel.services.core import Core, Requester
+from backchannel.services.core import SESSIONS_CHANGED, Core, Requester
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -263,7 +263,16 @@ class StreamConnection:
 
     def _ephemeral(self, frame: bytes) -> None:
         """Typing and the like: dropped, not a resync, when the socket is behind."""
+        if frame == SESSIONS_CHANGED:
+            self.core.spawn(self._check_session())
+            return
         self._push(frame)
+
+    async def _check_session(self) -> None:
+        """A session of this user's was revoked (or the account closed): if it was this
+        socket's, close it now; its token is refused from here on."""
+        if not await accounts.session_stands(self.core, self.requester):
+            self.stop(CLOSE_AUTH_FAILED)
 
     # --- events -------------------------------------------------------------
 

@@ -95,6 +95,14 @@ class Client:
         await self._request("DELETE", "/api/v1/sessions/current")
         self.token = None
 
+    async def sessions(self) -> list[dict[str, Any]]:
+        """This account's devices (`current`: this one)."""
+        return list((await self._request("GET", "/api/v1/sessions", retry=True))["items"])
+
+    async def revoke_session(self, session_id: str) -> None:
+        """Log another device out: its token stops working and its live stream is closed."""
+        await self._request("DELETE", f"/api/v1/sessions/{session_id}")
+
     async def close(self) -> None:
         await self._http.aclose()
 

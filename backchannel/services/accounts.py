@@ -125,6 +125,15 @@ async def authenticate(core: Core, token: str) -> Requester:
     return requester
 
 
+async def session_stands(core: Core, requester: Requester) -> bool:
+    """Whether the requester's session still exists and their account is active (a live
+    socket asks after `Core.forget_user_tokens`)."""
+    if requester.session_id is None:
+        return False
+    session_id = requester.session_id
+    return await core.store.read("session_stands", lambda t: db.session_active(t.conn, session_id))
+
+
 async def logout(core: Core, requester: Requester) -> None:
     session_id = requester.session_id
 

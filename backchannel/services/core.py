@@ -19,6 +19,8 @@ from backchannel.store.database import Store
 log = logging.getLogger(__name__)
 
 AUTH_CACHE_MAX = 100_000
+# An ephemeral frame the gateway keeps for itself: "re-check your session".
+SESSIONS_CHANGED = b'{"op":"sessions.changed"}'
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +73,13 @@ class Core:
         return entry[0]
 
     def forget_user_tokens(self, user_id: int) -> None:
-        """Drop a user's cached tokens (logout, revocation, password or profile change)."""
+        """Drop a user's cached tokens (logout, revocation, password or profile change),
+        and have every socket of theirs, on every node, check that its session still
+        stands (a revoked device's live stream is closed at once, not at its next
+        reconnect). Call after the change committed."""
         for hashed in [h for h, (r, _) in self.auth_cache.items() if r.user_id == user_id]:
             self.auth_cache.pop(hashed, None)
+        self.broker.publish_ephemeral([user_id], SESSIONS_CHANGED)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run a best-effort coroutine in the background, keeping a reference to it."""

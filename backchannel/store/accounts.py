@@ -146,6 +146,16 @@ def session_with_user(conn: Connection, token_hash: str) -> Mapping[Any, Any] | 
     return _SESSION_WITH_USER(conn, token_hash=token_hash).mapping()
 
 
+def session_active(conn: Connection, session_id: int) -> bool:
+    """Whether the session exists and belongs to an active account."""
+    row = conn.execute(
+        select(sessions.c.id)
+        .join(users, users.c.id == sessions.c.user_id)
+        .where(sessions.c.id == session_id, users.c.deactivated_at.is_(None))
+    ).first()
+    return row is not None
+
+
 def touch_session(conn: Connection, session_id: int, now: int) -> None:
     conn.execute(update(sessions).where(sessions.c.id == session_id).values(last_used_at=now))
 
