@@ -222,3 +222,21 @@ async def test_history_and_sync_statement_counts(api: Api) -> None:
     batch = await bob.sync(token)
     assert len(batch["events"]) == 30
     assert totals["sync"] == 2  # committed position, events
+
+
+def test_hot_log_queries_use_indexes(sqlite_url: str) -> None:
+    """The fan-out's audience and a user's sync read only the rows they need: no table
+    scan of member_spans, which grows with every user and every group (EXPLAIN on SQLite)."""
+    from backchannel.store.events import _AUDIENCE, _FOR_USER
+
+    engine = create_engine(sqlite_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            for statement in (_AUDIENCE, _FOR_USER):
+                sql = statement._compiled(conn)[0]
+                params = (1,) * sql.count("?")
+                plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params)]
+                scans = [step for step in plan if step.startswith("SCAN")]
+                assert scans == [], (statement.name, plan)
+    finally:
+        engine.dispose()

@@ -117,6 +117,8 @@ member_spans = Table(
     Column("start_position", BigInteger, nullable=False),
     Column("end_position", BigInteger, nullable=True),  # inclusive; NULL while a member
     Index("ix_member_spans_user", "user_id", "conversation_id"),
+    # The fan-out finds each event's audience by conversation (store/events.py).
+    Index("ix_member_spans_conversation", "conversation_id", "start_position"),
 )
 
 messages = Table(
