@@ -44,7 +44,7 @@ class Listener(Protocol):
     position: int  # the highest position the socket has been given (or skipped)
     last_seen: float  # loop time of the last frame from the client
 
-    def deliver(self, frame: bytes) -> bool:
+    def deliver(self, frame: str) -> bool:
         """Queue an event frame without waiting; False when the outbox is full."""
 
     def catch_up(self) -> None:
@@ -172,14 +172,15 @@ class Fanout:
             users = batch.audience.get(position)
             if not users:
                 continue
-            frame: bytes | None = None
+            frame: str | None = None
             for user_id in users:
                 listeners = live.get(user_id)
                 if not listeners:
                     continue
                 if frame is None:
-                    # {"position":…} -> {"op":"event","position":…}, encoded once
-                    frame = b'{"op":"event",' + event[1:]
+                    # {"position":…} -> {"op":"event","position":…}, built once for
+                    # every recipient
+                    frame = '{"op":"event",' + event[1:].decode()
                 for listener in tuple(listeners):
                     if position <= listener.position:
                         continue

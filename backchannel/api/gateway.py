@@ -168,7 +168,7 @@ class StreamConnection:
         self.limit = core.settings.stream_queue_size
         self.close_code: int | None = None
         self.last_seen = asyncio.get_running_loop().time()
-        self._out: list[bytes] = []  # frames not yet handed to the writer
+        self._out: list[str] = []  # frames not yet handed to the writer
         self._pending = 0  # frames queued or being written
         self._writing: asyncio.Task[None] | None = None
         self._drained: asyncio.Future[None] | None = None
@@ -214,7 +214,7 @@ class StreamConnection:
 
     # --- the outbox ---------------------------------------------------------
 
-    def _push(self, frame: bytes) -> bool:
+    def _push(self, frame: str) -> bool:
         """Queue a frame for the client; False when the outbox is full."""
         if self._pending >= self.limit or self._stopping:
             return False
@@ -229,7 +229,7 @@ class StreamConnection:
             while self._out:
                 frames, self._out = self._out, []
                 for frame in frames:
-                    await self.websocket.send_text(frame.decode())
+                    await self.websocket.send_text(frame)
                     self._pending -= 1
         except Exception:
             # The client went away mid-write: the read loop is about to hear of it.
@@ -250,11 +250,11 @@ class StreamConnection:
                 return False
         return True
 
-    def deliver(self, frame: bytes) -> bool:
+    def deliver(self, frame: str) -> bool:
         """An event from the fan-out; False when the outbox is full."""
         return self._push(frame)
 
-    def _queue(self, frame: bytes) -> bool:
+    def _queue(self, frame: str) -> bool:
         """Queue a frame; False (and the socket closing for resync) when it is full."""
         if self._push(frame):
             return True
@@ -266,7 +266,7 @@ class StreamConnection:
         if frame == SESSIONS_CHANGED:
             self.core.spawn(self._check_session())
             return
-        self._push(frame)
+        self._push(frame.decode())
 
     async def _check_session(self) -> None:
         """A session of this user's was revoked (or the account closed): if it was this
@@ -300,7 +300,7 @@ class StreamConnection:
                 batch = await sync.read_batch(self.core, self.requester, self.position, limit)
                 for event in batch.raw:
                     # {"position":…} -> {"op":"event","position":…}, no re-encoding
-                    if not self._queue(b'{"op":"event",' + event[1:]):
+                    if not self._queue('{"op":"event",' + event[1:].decode()):
                         return  # acks filled it meanwhile: a client that does not read
                 self.position = max(self.position, batch.next_position)
         except asyncio.CancelledError:
@@ -329,7 +329,8 @@ class StreamConnection:
                 self.stop(CLOSE_PROTOCOL)
                 return
             if frame.get("op") == "ping":  # the heartbeat: answered inline
-                self._queue(orjson.dumps({"op": "ack", "id": frame.get("id"), "pong": True}))
+                pong = {"op": "ack", "id": frame.get("id"), "pong": True}
+                self._queue(orjson.dumps(pong).decode())
                 continue
             actions = self._actions
             if actions is None:
@@ -343,7 +344,7 @@ class StreamConnection:
             task.add_done_callback(actions.discard)
 
     async def _act_and_reply(self, frame: dict[str, Any]) -> None:
-        self._queue(orjson.dumps(await self._act(frame)))
+        self._queue(orjson.dumps(await self._act(frame)).decode())
 
     async def _act(self, frame: dict[str, Any]) -> dict[str, Any]:
         request_id = frame.get("id")
