@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -54,6 +55,10 @@ _LOCK_STREAM = Prepared(
 _ADVANCE_STREAM = Prepared(
     "advance_stream", "UPDATE stream_state SET position = :position WHERE id = 1", deferrable=True
 )
+
+
+# SQLite: how often the WAL is checkpointed (see Store._checkpoints).
+CHECKPOINT_SECONDS = 1.0
 
 
 class StoreClosed(Exception):
@@ -178,6 +183,9 @@ class Store:
         self._write_engine = self._make_engine(writer=True, pool_size=1)
         self._reads = ThreadPoolExecutor(read_pool_size, thread_name_prefix="bc-read")
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="bc-write")
+        self._checkpoint_thread = ThreadPoolExecutor(1, thread_name_prefix="bc-checkpoint")
+        self._checkpoint_task: asyncio.Task[None] | None = None
+        self._checkpoint_conn: sqlite3.Connection | None = None
         self._write_conn: Connection | None = None
         self._queue: asyncio.Queue[_Write[Any]] | None = None
         self._writer_task: asyncio.Task[None] | None = None
@@ -204,6 +212,10 @@ class Store:
                 cur.execute(f"PRAGMA synchronous={synchronous}")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.execute("PRAGMA busy_timeout=30000")
+                if writer:
+                    # Checkpoints run beside the writer (Store._checkpoints), not inside a
+                    # commit: an automatic one in the commit path was a p99 spike.
+                    cur.execute("PRAGMA wal_autocheckpoint=0")
                 cur.close()
 
             begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
@@ -236,6 +248,26 @@ class Store:
     async def start(self) -> None:
         self._queue = asyncio.Queue()
         self._writer_task = asyncio.create_task(self._writer_loop(), name="bc-writer")
+        if self.is_sqlite:
+            self._checkpoint_task = asyncio.create_task(self._checkpoints(), name="bc-checkpoint")
+
+    async def _checkpoints(self) -> None:
+        """SQLite: copy the WAL back into the database every CHECKPOINT_SECONDS, on a thread
+        and connection of its own, PASSIVE (never waiting for readers or the writer)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(CHECKPOINT_SECONDS)
+            try:
+                await loop.run_in_executor(self._checkpoint_thread, self._checkpoint)
+            except Exception:
+                log.warning("WAL checkpoint failed", exc_info=True)
+
+    def _checkpoint(self) -> None:
+        if self._checkpoint_conn is None:
+            database = self._write_engine.url.database
+            assert database is not None
+            self._checkpoint_conn = sqlite3.connect(database, timeout=30, check_same_thread=False)
+        self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     async def close(self) -> None:
         """Stop taking writes, finish the queued ones, then close the pools."""
@@ -248,6 +280,15 @@ class Store:
         loop = asyncio.get_running_loop()
         if self._write_conn is not None:
             await loop.run_in_executor(self._writer_thread, self._write_conn.close)
+        if self._checkpoint_task is not None:
+            self._checkpoint_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpoint_task
+            with contextlib.suppress(Exception):
+                await loop.run_in_executor(self._checkpoint_thread, self._checkpoint)
+            if self._checkpoint_conn is not None:
+                self._checkpoint_conn.close()
+        self._checkpoint_thread.shutdown(wait=True)
         self._writer_thread.shutdown(wait=True)
         self._reads.shutdown(wait=True)
         self._read_engine.dispose()
