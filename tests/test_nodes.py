@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import subprocess
 import time
@@ -171,3 +172,39 @@ async def test_a_device_revoked_through_one_node_loses_its_socket_on_another(
         with pytest.raises(websockets.ConnectionClosed) as info:
             await asyncio.wait_for(ws.recv(), 5)
         assert info.value.rcvd is not None and info.value.rcvd.code == 4001
+
+
+async def test_after_removal_through_one_node_a_socket_on_another_hears_nothing(
+    tmp_path: Path, servers: Servers, postgres_url: str, redis_server: RedisProcess
+) -> None:
+    env = {**SLOW_POLL, "BACKCHANNEL_REDIS_URL": redis_server.url}
+    node_a = await servers.serve(tmp_path / "a", postgres_url, env=env)
+    node_b = await servers.serve(tmp_path / "b", postgres_url, env=env)
+    async with (
+        await Client.register(node_b.url, "alice", PASSWORD) as alice_on_b,
+        await Client.register(node_a.url, "bob", PASSWORD) as bob_on_a,
+        await Client.register(node_b.url, "carol", PASSWORD) as carol_on_b,
+    ):
+        assert bob_on_a.token is not None
+        group = (await alice_on_b.create_group(["bob", "carol"]))["id"]
+        ws = await stream(node_a.url, bob_on_a.token)
+        await asyncio.sleep(0.3)  # both nodes' subscriptions are up
+        await alice_on_b.send(group, "before")
+        await alice_on_b.remove_member(group, "bob")
+        await carol_on_b.send(group, "after bob was removed")
+        await alice_on_b.send(group, "and again")
+        direct = (await alice_on_b.open_direct("bob"))["id"]
+        await alice_on_b.send(direct, "but this one is for bob")  # the socket still hears
+        frames = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                frames.append(orjson.loads(await asyncio.wait_for(ws.recv(), 1.0)))
+        events = [(f["type"], f["data"].get("message", {}).get("text")) for f in frames
+                  if f["op"] == "event"]  # fmt: skip
+        assert events == [
+            ("message.created", "before"),
+            ("member.left", None),
+            ("conversation.created", None),
+            ("message.created", "but this one is for bob"),
+        ]
+        await ws.close()
