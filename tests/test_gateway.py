@@ -469,3 +469,35 @@ async def test_revoking_a_device_closes_its_live_stream_at_once(
         with pytest.raises(websockets.ConnectionClosed) as info:
             await asyncio.wait_for(laptop_ws.recv(), 5)
         assert info.value.rcvd is not None and info.value.rcvd.code == 4001
+
+
+async def test_typing_ends_by_itself_unless_refreshed_and_when_the_typist_goes(
+    tmp_path: Path, servers: Servers
+) -> None:
+    server = await servers.serve(tmp_path / "data")
+    async with (
+        await Client.register(server.url, "alice", PASSWORD) as alice,
+        await Client.register(server.url, "bob", PASSWORD) as bob,
+    ):
+        assert alice.token and bob.token
+        conversation = (await alice.open_direct("bob"))["id"]
+        alice_ws, _ = await open_stream(server.url, alice.token)
+        bob_ws, _ = await open_stream(server.url, bob.token)
+        typing = {"op": "typing", "id": "t", "conversation_id": conversation, "active": True}
+        loop = asyncio.get_running_loop()
+        await alice_ws.send(orjson.dumps(typing).decode())
+        assert (await next_frame(bob_ws, "typing"))["active"] is True
+        started = loop.time()
+        await asyncio.sleep(2.5)  # a refresh halfway: the indicator lasts 5 s from here
+        await alice_ws.send(orjson.dumps(typing).decode())
+        assert (await next_frame(bob_ws, "typing"))["active"] is True
+        ended = orjson.loads(await asyncio.wait_for(bob_ws.recv(), 8))
+        assert ended["op"] == "typing" and ended["active"] is False
+        assert 7.0 <= loop.time() - started <= 9.0  # 2.5 s + the 5 s time to live
+        # typing again, then the typist's socket drops: bob hears the end at once
+        await alice_ws.send(orjson.dumps(typing).decode())
+        assert (await next_frame(bob_ws, "typing"))["active"] is True
+        await alice_ws.close()
+        gone = await next_frame(bob_ws, "typing")
+        assert gone["active"] is False and gone["user"] == "alice"
+        await bob_ws.close()

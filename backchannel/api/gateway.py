@@ -68,6 +68,7 @@ async def stream(websocket: WebSocket) -> None:
         await connection.run()
     finally:
         core.metrics.connected_clients.dec()
+        realtime.stop_typing(core, requester)
         await presence.disconnected(core, requester)
 
 

@@ -45,6 +45,11 @@ class Core:
     # token hash -> (requester, monotonic expiry); see `auth_cache_seconds`.
     auth_cache: dict[str, tuple[Requester, float]] = field(default_factory=dict)
     shutting_down: bool = False
+    # (user id, conversation id) -> the timer that ends a typing indicator nobody refreshed,
+    # and who was told (services/realtime.py).
+    typing_timers: dict[tuple[int, str], tuple[asyncio.TimerHandle, list[int]]] = field(
+        default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         self.hasher = PasswordHasher(
