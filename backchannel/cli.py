@@ -156,6 +156,7 @@ def serve(
             loop="uvloop",
             http="httptools",
             ws="websockets-sansio",
+            ws_per_message_deflate=settings.stream_compression,
             ws_ping_interval=settings.stream_ping_interval_seconds,
             ws_ping_timeout=settings.stream_ping_timeout_seconds,
             log_config=None,

@@ -155,6 +155,11 @@ class Settings(BaseSettings):
         description="A WebSocket whose client sends no frame for this long is closed with "
         "code 4009 (reconnect and resume): it is gone, or too far away to be useful.",
     )
+    stream_compression: bool = Field(
+        False,
+        description="Offer permessage-deflate on WebSockets. Off: chat frames are small, and "
+        "each compressed socket keeps zlib state (tens of KiB) and costs CPU per frame.",
+    )
     stream_ping_interval_seconds: float = Field(
         20.0,
         gt=0,

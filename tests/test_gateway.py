@@ -501,3 +501,19 @@ async def test_typing_ends_by_itself_unless_refreshed_and_when_the_typist_goes(
         gone = await next_frame(bob_ws, "typing")
         assert gone["active"] is False and gone["user"] == "alice"
         await bob_ws.close()
+
+
+async def test_compression_is_offered_only_when_configured(
+    tmp_path: Path, servers: Servers
+) -> None:
+    plain = await servers.serve(tmp_path / "plain")
+    compressed = await servers.serve(
+        tmp_path / "compressed", env={"BACKCHANNEL_STREAM_COMPRESSION": "true"}
+    )
+    for server, expected in ((plain, False), (compressed, True)):
+        # a client asking for permessage-deflate, as browsers do
+        ws = await websockets.connect(ws_url(server.url), compression="deflate")
+        assert ws.response is not None
+        extensions = ws.response.headers.get("Sec-WebSocket-Extensions") or ""
+        assert ("permessage-deflate" in extensions) is expected, (server.url, extensions)
+        await ws.close()
