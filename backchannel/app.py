@@ -94,6 +94,7 @@ def create_app(settings: Settings) -> FastAPI:
             store.prefetch = sync_service.fanout_slice
             store.on_prefetched = fanout.offer
         fanout.start()
+        metrics.stream_sockets.set_function(lambda: fanout.connections)
         app.state.core = core
         app.state.fanout = fanout
         # Everything built so far lives as long as the process: keep the cyclic garbage

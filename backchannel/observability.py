@@ -93,6 +93,11 @@ class Metrics:
             "Clients waiting for events: sync long-polls and WebSocket streams.",
             registry=self.registry,
         )
+        self.stream_sockets = Gauge(
+            "backchannel_stream_sockets",
+            "Authenticated WebSockets this node's fan-out knows of (idle checks, shutdown).",
+            registry=self.registry,
+        )
         self.stream_fell_behind = Counter(
             "backchannel_stream_fell_behind_total",
             "Times a WebSocket's outbox was full and it went back to reading the store.",

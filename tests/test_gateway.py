@@ -517,3 +517,38 @@ async def test_compression_is_offered_only_when_configured(
         extensions = ws.response.headers.get("Sec-WebSocket-Extensions") or ""
         assert ("permessage-deflate" in extensions) is expected, (server.url, extensions)
         await ws.close()
+
+
+async def test_sockets_closed_in_the_middle_of_traffic_leave_nothing_behind(
+    tmp_path: Path, servers: Servers
+) -> None:
+    server = await servers.serve(
+        tmp_path / "data",
+        env={"BACKCHANNEL_STREAM_QUEUE_SIZE": "4", "BACKCHANNEL_STREAM_IDLE_TIMEOUT_SECONDS": "1"},
+    )
+    async with (
+        await Client.register(server.url, "alice", PASSWORD) as alice,
+        await Client.register(server.url, "bob", PASSWORD) as bob,
+        httpx.AsyncClient(base_url=server.url) as http,
+    ):
+        assert bob.token is not None
+        conversation = (await alice.open_direct("bob"))["id"]
+        sockets = [(await open_stream(server.url, bob.token))[0] for _ in range(20)]
+
+        async def drain(ws: ClientConnection) -> None:
+            with contextlib.suppress(websockets.ConnectionClosed):
+                while True:
+                    await ws.recv()
+
+        readers = [asyncio.create_task(drain(ws)) for ws in sockets]
+        sending = asyncio.gather(*(alice.send(conversation, f"m{i}") for i in range(200)))
+        await asyncio.sleep(0.05)
+        await asyncio.gather(*(ws.close() for ws in sockets[:10]))  # some leave mid-stream
+        await sending
+        # the others never say a word and are closed as idle, some while behind
+        await asyncio.wait_for(asyncio.gather(*readers), 10)
+        assert {ws.close_code for ws in sockets[10:]} == {4009}
+        await asyncio.sleep(0.3)
+        metrics = (await http.get("/metrics")).text
+        assert metric(metrics, "backchannel_stream_sockets") == 0
+        assert metric(metrics, "backchannel_connected_clients") == 0

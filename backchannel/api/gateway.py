@@ -192,6 +192,7 @@ class StreamConnection:
                 raise
             self._handler.uncancel()
         finally:
+            self._stopping = True  # from here on nothing starts: no catch-up, no writer
             self.fanout.disconnect(user_id, self)
             self.core.broker.unsubscribe(user_id, self._ephemeral)
             tasks = [t for t in (self._catch_up_task, self._writing) if t is not None]
@@ -216,8 +217,11 @@ class StreamConnection:
     # --- the outbox ---------------------------------------------------------
 
     def _push(self, frame: str) -> bool:
-        """Queue a frame for the client; False when the outbox is full."""
-        if self._pending >= self.limit or self._stopping:
+        """Queue a frame for the client; False when the outbox is full. A closing socket
+        takes (and drops) everything: it is not "behind", it is going."""
+        if self._stopping:
+            return True
+        if self._pending >= self.limit:
             return False
         self._out.append(frame)
         self._pending += 1
@@ -279,6 +283,8 @@ class StreamConnection:
 
     def catch_up(self) -> None:
         """Read the store from `position` until level with the fan-out, then go live."""
+        if self._stopping:
+            return
         self._catch_up_task = asyncio.create_task(self._catch_up(), name="stream-catch-up")
 
     async def _catch_up(self) -> None:
