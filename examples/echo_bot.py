@@ -3,7 +3,7 @@
 python examples/echo_bot.py http://127.0.0.1:8000 echobot 'its password'
 
 It listens and answers over one WebSocket (`Client.stream()`), which reconnects and
-resumes by itself, so the bot never misses a message nor answers one twice.
+resumes by itself, so while it runs the bot never misses a message nor answers one twice.
 """
 
 import asyncio

@@ -297,3 +297,20 @@ async def test_closing_ends_the_iteration(tmp_path: Path, servers: Servers) -> N
             await asyncio.sleep(0.1)
         assert await asyncio.wait_for(waiting, 5) == []
         assert await frames() == []
+
+
+async def test_presence_through_the_sdk(tmp_path: Path, servers: Servers) -> None:
+    server = await servers.serve(tmp_path / "data")
+    async with (
+        await Client.register(server.url, "alice", PASSWORD) as alice,
+        await Client.register(server.url, "bob", PASSWORD) as bob,
+    ):
+        await alice.open_direct("bob")
+        assert await alice.presence(["bob", "nobody"]) == [
+            {"user": "bob", "active": False, "last_active_at": None},
+            {"user": "nobody", "active": False, "last_active_at": None},
+        ]
+        async with bob.stream() as stream:
+            await stream.ping()  # connected and authenticated
+            (seen,) = await alice.presence(["bob"])
+            assert seen["active"] is True and seen["last_active_at"] is not None

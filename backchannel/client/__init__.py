@@ -145,6 +145,13 @@ class Client:
     async def user(self, handle: str) -> dict[str, Any]:
         return dict(await self._request("GET", f"/api/v1/users/{handle}", retry=True))
 
+    async def presence(self, handles: list[str]) -> list[dict[str, Any]]:
+        """`{user, active, last_active_at}` for each handle, as you may see it."""
+        params = {"users": ",".join(handles)}
+        return list(
+            (await self._request("GET", "/api/v1/presence", params=params, retry=True))["items"]
+        )
+
     async def follow(self, handle: str) -> None:
         await self._request("PUT", f"/api/v1/users/{handle}/follow", retry=True)
 
