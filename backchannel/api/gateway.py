@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from typing import Any
 
@@ -175,7 +176,7 @@ class StreamConnection:
         self._drained: asyncio.Future[None] | None = None
         self._handler: asyncio.Task[Any] | None = None
         self._catch_up_task: asyncio.Task[None] | None = None
-        self._actions: set[asyncio.Task[None]] | None = None
+        self._actions: set[asyncio.Future[Any]] | None = None
         self._stopping = False
 
     async def run(self) -> None:
@@ -195,7 +196,10 @@ class StreamConnection:
             self._stopping = True  # from here on nothing starts: no catch-up, no writer
             self.fanout.disconnect(user_id, self)
             self.core.broker.unsubscribe(user_id, self._ephemeral)
-            tasks = [t for t in (self._catch_up_task, self._writing) if t is not None]
+            tasks: list[asyncio.Future[Any]] = [
+                t for t in (self._catch_up_task, self._writing) if t is not None
+            ]
+            # (pending sends still commit; only their acks have no one to go to)
             tasks += self._actions or ()
             for task in tasks:
                 task.cancel()
@@ -344,11 +348,52 @@ class StreamConnection:
                 actions = self._actions = set()
             while len(actions) >= MAX_ACTIONS_IN_FLIGHT:
                 await asyncio.wait(actions, return_when=asyncio.FIRST_COMPLETED)
-            # Started in arrival order, each task queues its write before it first
-            # waits, so one socket's sends commit in the order they were sent.
-            task = loop.create_task(self._act_and_reply(frame))
-            actions.add(task)
-            task.add_done_callback(actions.discard)
+            action: asyncio.Future[Any]
+            if frame.get("op") == "send":
+                # The hot path: queued to the writer right here, in arrival order (so
+                # one socket's sends commit in the order they were sent), answered from
+                # the commit's callback: no task per message.
+                try:
+                    action = self._send_nowait(frame)
+                except BackchannelError as exc:
+                    self._queue(orjson.dumps(_error(frame.get("id"), exc)).decode())
+                    continue
+                action.add_done_callback(functools.partial(self._sent, frame.get("id")))
+            else:
+                action = loop.create_task(self._act_and_reply(frame))
+            actions.add(action)
+            action.add_done_callback(actions.discard)
+
+    def _send_nowait(self, frame: dict[str, Any]) -> asyncio.Future[tuple[dict[str, Any], bool]]:
+        text = _field(frame, "text")
+        txn_id = _optional(frame, "txn_id")
+        if txn_id is not None and not (0 < len(txn_id) <= 64):
+            raise BackchannelError("invalid_request", "txn_id: 1-64 characters.")
+        return messages.send_message_nowait(
+            self.core,
+            self.requester,
+            _field(frame, "conversation_id"),
+            txn_id=txn_id,
+            text=text,
+            reply_to=_optional(frame, "reply_to"),
+        )
+
+    def _sent(self, request_id: Any, done: asyncio.Future[tuple[dict[str, Any], bool]]) -> None:
+        if done.cancelled():
+            return
+        exc = done.exception()
+        if exc is None:
+            message, created = done.result()
+            if created:
+                self.core.metrics.messages_sent.inc()
+            reply = {"op": "ack", "id": request_id, "status": 201 if created else 200,
+                     "message": message}  # fmt: skip
+        elif isinstance(exc, BackchannelError):
+            reply = _error(request_id, exc)
+        else:
+            log.error("stream send failed", exc_info=exc)
+            reply = _error(request_id, BackchannelError("internal_error"))
+        self._queue(orjson.dumps(reply).decode())
 
     async def _act_and_reply(self, frame: dict[str, Any]) -> None:
         self._queue(orjson.dumps(await self._act(frame)).decode())
@@ -358,32 +403,16 @@ class StreamConnection:
         try:
             result = await self._dispatch(frame)
         except BackchannelError as exc:
-            return {"op": "error", "id": request_id, **exc.body()}
+            return _error(request_id, exc)
         except Exception:
             log.exception("stream action failed")
-            return {"op": "error", "id": request_id, **BackchannelError("internal_error").body()}
+            return _error(request_id, BackchannelError("internal_error"))
         return {"op": "ack", "id": request_id, **result}
 
     async def _dispatch(self, frame: dict[str, Any]) -> dict[str, Any]:
         kind = frame.get("op")
         if kind == "ping":
             return {"pong": True}
-        if kind == "send":
-            text = _field(frame, "text")
-            txn_id = _optional(frame, "txn_id")
-            if txn_id is not None and not (0 < len(txn_id) <= 64):
-                raise BackchannelError("invalid_request", "txn_id: 1-64 characters.")
-            message, created = await messages.send_message(
-                self.core,
-                self.requester,
-                _field(frame, "conversation_id"),
-                txn_id=txn_id,
-                text=text,
-                reply_to=_optional(frame, "reply_to"),
-            )
-            if created:
-                self.core.metrics.messages_sent.inc()
-            return {"status": 201 if created else 200, "message": message}
         if kind == "typing":
             active = frame.get("active", True)
             if not isinstance(active, bool):
@@ -398,6 +427,10 @@ class StreamConnection:
             )
             return {"read_position": position}
         raise BackchannelError("invalid_request", f"Unknown op {kind!r}.")
+
+
+def _error(request_id: Any, exc: BackchannelError) -> dict[str, Any]:
+    return {"op": "error", "id": request_id, **exc.body()}
 
 
 def _field(frame: dict[str, Any], name: str) -> str:

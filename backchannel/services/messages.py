@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,6 +35,23 @@ async def send_message(
     concurrent one, even through another node) returns the original message
     with `created=False`. The hot path: a fixed, small number of statements.
     """
+    return await send_message_nowait(
+        core, requester, conversation_pid, txn_id=txn_id, text=text, reply_to=reply_to
+    )
+
+
+def send_message_nowait(
+    core: Core,
+    requester: Requester,
+    conversation_pid: str,
+    *,
+    txn_id: str | None,
+    text: str,
+    reply_to: str | None = None,
+) -> asyncio.Future[tuple[dict[str, Any], bool]]:
+    """`send_message` without waiting for the commit: the send is queued at once (so
+    sends queued one after another commit in that order) and the future resolves to
+    (message, created) once it is durable, or to its error. Bad text raises here."""
     text = rules.check_text(text, max_length=core.settings.max_message_length)
 
     def txn(t: WriteTxn) -> tuple[dict[str, Any], bool]:
@@ -50,7 +68,7 @@ async def send_message(
         view = _insert(t, requester, conversation, text=text, txn_id=txn_id, reply=reply)
         return view, True
 
-    return await core.store.write("send_message", txn)
+    return core.store.write_nowait("send_message", txn)
 
 
 def _check_same_request(existing: Mapping[Any, Any], conversation_pid: str, text: str) -> None:

@@ -318,11 +318,16 @@ class Store:
         changes rolled back, the rest of the batch unaffected), or the commit's
         error for every write in a batch that failed to commit.
         """
+        return await self.write_nowait(name, fn)
+
+    def write_nowait(self, name: str, fn: Callable[[WriteTxn], T]) -> asyncio.Future[T]:
+        """`write` without waiting: queues `fn` now (writes commit in the order they were
+        queued) and returns the future of its result, done once it is durable."""
         if self._closing or self._queue is None:
             raise BackchannelError("unavailable", "The server is shutting down.")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Write(name, fn, future))
-        return await future
+        return future
 
     async def _writer_loop(self) -> None:
         assert self._queue is not None
