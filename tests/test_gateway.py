@@ -7,6 +7,7 @@ import base64
 import contextlib
 import os
 import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,9 @@ def ws_url(http_url: str) -> str:
 
 
 async def open_stream(
-    server_url: str, token: str, since: str | None = None
+    server_url: str, token: str | None, since: str | None = None
 ) -> tuple[ClientConnection, dict[str, Any]]:
+    assert token is not None, "the client has no token"
     ws = await websockets.connect(ws_url(server_url))
     frame: dict[str, Any] = {"op": "auth", "token": token}
     if since is not None:
@@ -37,6 +39,16 @@ async def open_stream(
     await ws.send(orjson.dumps(frame).decode())
     ready = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
     return ws, ready
+
+
+@contextlib.asynccontextmanager
+async def alice_and_bob(server_url: str) -> AsyncIterator[tuple[Client, Client, str]]:
+    """Two new accounts and the direct conversation alice opened with bob."""
+    async with (
+        await Client.register(server_url, "alice", PASSWORD) as alice,
+        await Client.register(server_url, "bob", PASSWORD) as bob,
+    ):
+        yield alice, bob, (await alice.open_direct("bob"))["id"]
 
 
 async def next_frame(ws: ClientConnection, op: str) -> dict[str, Any]:
@@ -194,12 +206,7 @@ async def test_a_client_that_does_not_read_is_cut_off_and_others_are_not(
         tmp_path / "data",
         env={"BACKCHANNEL_STREAM_QUEUE_SIZE": "8", "BACKCHANNEL_STREAM_STALL_SECONDS": "1"},
     )
-    async with (
-        await Client.register(server.url, "alice", PASSWORD) as alice,
-        await Client.register(server.url, "bob", PASSWORD) as bob,
-    ):
-        assert bob.token is not None
-        conversation = (await alice.open_direct("bob"))["id"]
+    async with alice_and_bob(server.url) as (alice, bob, conversation):
         stalled = await asyncio.to_thread(stalled_socket, server.port, bob.token)
         healthy, _ = await open_stream(server.url, bob.token)
         big = "x" * 4000
@@ -288,12 +295,7 @@ async def test_a_dropped_socket_resumes_from_its_last_position(
     tmp_path: Path, servers: Servers
 ) -> None:
     server = await servers.serve(tmp_path / "data")
-    async with (
-        await Client.register(server.url, "alice", PASSWORD) as alice,
-        await Client.register(server.url, "bob", PASSWORD) as bob,
-    ):
-        assert bob.token is not None
-        conversation = (await alice.open_direct("bob"))["id"]
+    async with alice_and_bob(server.url) as (alice, bob, conversation):
         ws, ready = await open_stream(server.url, bob.token)
         await alice.send(conversation, "one")
         first = await next_frame(ws, "event")
@@ -399,12 +401,7 @@ async def test_receipts_reach_sockets_only_between_people_who_share_them(
     tmp_path: Path, servers: Servers
 ) -> None:
     server = await servers.serve(tmp_path / "data")
-    async with (
-        await Client.register(server.url, "alice", PASSWORD) as alice,
-        await Client.register(server.url, "bob", PASSWORD) as bob,
-    ):
-        assert alice.token is not None
-        conversation = (await alice.open_direct("bob"))["id"]
+    async with alice_and_bob(server.url) as (alice, bob, conversation):
         alice_ws, _ = await open_stream(server.url, alice.token)
         first = await alice.send(conversation, "seen?")
         await bob.mark_read(conversation, first["id"])
@@ -475,12 +472,7 @@ async def test_typing_ends_by_itself_unless_refreshed_and_when_the_typist_goes(
     tmp_path: Path, servers: Servers
 ) -> None:
     server = await servers.serve(tmp_path / "data")
-    async with (
-        await Client.register(server.url, "alice", PASSWORD) as alice,
-        await Client.register(server.url, "bob", PASSWORD) as bob,
-    ):
-        assert alice.token and bob.token
-        conversation = (await alice.open_direct("bob"))["id"]
+    async with alice_and_bob(server.url) as (alice, bob, conversation):
         alice_ws, _ = await open_stream(server.url, alice.token)
         bob_ws, _ = await open_stream(server.url, bob.token)
         typing = {"op": "typing", "id": "t", "conversation_id": conversation, "active": True}
