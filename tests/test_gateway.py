@@ -216,12 +216,17 @@ async def test_a_client_that_does_not_read_is_cut_off_and_others_are_not(
             for i in range(k, total, 10):
                 await alice.send(conversation, f"{i} {big}")
 
+        async def read_all() -> int:
+            received = 0
+            while received < total:  # the healthy device reads as it goes, and gets all
+                frame = await next_frame(healthy, "event")
+                if frame["type"] == "message.created":
+                    received += 1
+            return received
+
+        reader = asyncio.create_task(read_all())
         await asyncio.gather(*(sender(k) for k in range(10)))
-        received = 0
-        while received < total:  # the healthy device gets everything
-            frame = await next_frame(healthy, "event")
-            if frame["type"] == "message.created":
-                received += 1
+        assert await asyncio.wait_for(reader, 60) == total
         await healthy.close()
         # The stalled one was closed with "resync from your last position".
         assert await asyncio.to_thread(close_code_of, stalled) == 4008
