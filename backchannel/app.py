@@ -31,7 +31,6 @@ from backchannel.broker.local import LocalBroker
 from backchannel.broker.redis import RedisBroker
 from backchannel.config import Settings
 from backchannel.observability import Metrics
-from backchannel.services import sync as sync_service
 from backchannel.services.core import Core
 from backchannel.store import events as event_db
 from backchannel.store import migrate
@@ -91,7 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
         await store.start()
         fanout = Fanout(core, position)
         if store.is_sqlite:  # one writer for the database: its commits are all there is
-            store.prefetch = sync_service.fanout_slice
+            store.prefetch = fanout.prefetch
             store.on_prefetched = fanout.offer
         fanout.start()
         metrics.stream_sockets.set_function(lambda: fanout.connections)

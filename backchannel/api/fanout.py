@@ -21,6 +21,8 @@ import contextlib
 import logging
 from typing import Protocol
 
+from sqlalchemy import Connection
+
 from backchannel.services import sync
 from backchannel.services.core import Core
 
@@ -74,6 +76,9 @@ class Fanout:
 
     def disconnect(self, user_id: int, listener: Listener) -> None:
         self._connected.discard(listener)
+        self._leave_live(user_id, listener)
+
+    def _leave_live(self, user_id: int, listener: Listener) -> None:
         listeners = self._live.get(user_id)
         if listeners is not None:
             listeners.discard(listener)
@@ -82,8 +87,7 @@ class Fanout:
 
     def _fall_behind(self, user_id: int, listener: Listener) -> None:
         self.core.metrics.stream_fell_behind.inc()
-        self.disconnect(user_id, listener)
-        self._connected.add(listener)
+        self._leave_live(user_id, listener)
         listener.catch_up()
 
     def try_go_live(self, user_id: int, listener: Listener) -> bool:
@@ -127,6 +131,14 @@ class Fanout:
 
     # --- the loops ----------------------------------------------------------
 
+    def prefetch(self, conn: Connection, since: int, upto: int) -> sync.FanoutBatch | None:
+        """`Store.prefetch`: the slice (since, upto] for `offer`, read on the store's writer
+        thread right after its commit — or None when no socket is live here, so a server
+        nobody streams from does no fan-out work per commit."""
+        if not self._live:
+            return None
+        return sync.fanout_slice(conn, since, upto)
+
     def offer(self, batch: sync.FanoutBatch) -> None:
         """A slice of the log the store's writer read right after committing it (SQLite,
         see `Store.prefetch`): delivered now if it follows on from our position and we
@@ -146,6 +158,12 @@ class Fanout:
                 moved = await broker.wait_beyond(self.position, self._poll_seconds)
                 if not moved and core.store.is_sqlite and not self._closing:
                     continue  # woken for what `offer` already delivered, or shutdown
+            if not self._live:
+                # Nobody to hand events to: sockets catching up read the store themselves
+                # and go live only once level with this position, so it may just move on.
+                self.position = max(self.position, broker.position)
+                more = False
+                continue
             self._reading = True
             try:
                 batch = await sync.read_for_fanout(core, self.position, FANOUT_MAX_POSITIONS)

@@ -19,8 +19,9 @@ Protocol (JSON text frames):
 
 A socket first replays the log from its token, reading the store by position, then
 goes live on the node's fan-out (api/fanout.py), so a reconnecting client loses
-nothing. Each socket has a bounded queue of outgoing frames; a client too slow to
-drain it is closed with CLOSE_RESYNC and resumes from its last position.
+nothing. Each socket has a bounded outbox; when it is full the socket goes back to
+reading the store at its own pace, and one that accepts nothing for
+`stream_stall_seconds` is closed with CLOSE_RESYNC (it resumes from its last position).
 """
 
 from __future__ import annotations
@@ -132,9 +133,10 @@ MAX_ACTIONS_IN_FLIGHT = 32
 class StreamConnection:
     """One authenticated socket.
 
-    The ASGI task reads the client's frames and starts each action as a task of its own
-    (so pipelined sends share group commits; sends are queued to the writer in the order
-    they arrived). Outgoing frames go to a bounded outbox, drained by a writer task that
+    The ASGI task reads the client's frames: it queues each send to the store's writer
+    at once (in arrival order; acked from the commit's callback, so pipelined sends share
+    group commits) and runs other actions as tasks. Outgoing frames go to a bounded
+    outbox, drained by a writer task that
     exists only while there is something to send. Events come from a catch-up task that
     reads the store, then from the node's fan-out. An idle socket holds no task of its
     own and no queue: at 10,000 sockets that is most of the memory.
@@ -410,9 +412,8 @@ class StreamConnection:
         return {"op": "ack", "id": request_id, **result}
 
     async def _dispatch(self, frame: dict[str, Any]) -> dict[str, Any]:
+        """Actions other than `send` and `ping`, which the read loop answers itself."""
         kind = frame.get("op")
-        if kind == "ping":
-            return {"pong": True}
         if kind == "typing":
             active = frame.get("active", True)
             if not isinstance(active, bool):

@@ -74,7 +74,7 @@ class FanoutBatch:
     audience: dict[int, list[int]]  # position -> user ids allowed to see it
     next_position: int
     limited: bool
-    since: int = 0
+    since: int
 
 
 async def read_for_fanout(core: Core, since: int, max_positions: int) -> FanoutBatch:
