@@ -52,6 +52,19 @@ users = Table(
     # When the user last had a socket open (ms); written when their last socket on a node
     # closes and refreshed for connected users every `presence_refresh_seconds`.
     Column("last_active_at", BigInteger, nullable=True),
+    # Who may reach me (domain/policy.py). NULL: the deployment's default
+    # (`dm_inbox_default`, `dm_requests_default`), so an operator's change reaches
+    # everyone who never chose.
+    Column("dm_inbox", String(16), nullable=True),  # everyone | following | nobody
+    Column("dm_requests", String(16), nullable=True),  # everyone | followers | nobody
+    Column("birth_date", String(10), nullable=True),  # YYYY-MM-DD; minors get stricter rules
+    Column("role", String(16), nullable=False, server_default="user"),  # user | admin
+    Column("suspended_at", BigInteger, nullable=True),
+    # Behaviour that feeds the trust tier (domain/limits.py).
+    Column("requests_sent", Integer, nullable=False, server_default="0"),
+    Column("requests_declined", Integer, nullable=False, server_default="0"),
+    Column("reports_received", Integer, nullable=False, server_default="0"),
+    Column("warnings", Integer, nullable=False, server_default="0"),
 )
 
 sessions = Table(
@@ -100,6 +113,22 @@ members = Table(
     Column("joined_position", BigInteger, nullable=False),
     Column("joined_at", BigInteger, nullable=False),
     Column("read_position", BigInteger, nullable=False),
+    # This member's own view of the conversation (nobody else sees these):
+    # primary | general | requests | hidden (hidden = filtered requests).
+    Column("folder", String(16), nullable=False, server_default="primary"),
+    # A message request to this member: pending until accepted; declined (deleted) stays
+    # hidden from them, and the requester may ask again only after a cool-down.
+    Column("request_state", String(16), nullable=True),  # NULL | pending | declined
+    Column("request_from", BigInteger, nullable=True),  # users.id of who asked
+    Column("request_at", BigInteger, nullable=True),  # when the current request began
+    Column("request_messages", Integer, nullable=False, server_default="0"),
+    Column("declined_at", BigInteger, nullable=True),
+    # Archived / hidden until activity after this position; muted until a time (ms;
+    # MUTE_FOREVER for ever); pinned at a time (ms).
+    Column("archived_position", BigInteger, nullable=True),
+    Column("hidden_position", BigInteger, nullable=True),
+    Column("muted_until", BigInteger, nullable=True),
+    Column("pinned_at", BigInteger, nullable=True),
     Index("ix_members_user", "user_id"),
 )
 
@@ -139,6 +168,10 @@ messages = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("edited_at", BigInteger, nullable=True),
     Column("unsent_at", BigInteger, nullable=True),
+    # Set: only this user (the sender) sees the message. Sent to someone who blocked
+    # them: to the sender it looks sent, to the blocker it never existed, and it stays
+    # so after an unblock.
+    Column("private_to", BigInteger, nullable=True),
     UniqueConstraint("sender_id", "txn_id", name="uq_messages_sender_txn"),
     Index("ix_messages_conversation_position", "conversation_id", "position"),
 )
@@ -180,6 +213,8 @@ events = Table(
     # after it cannot see the message, so they do not get the event either. (Not set for
     # unsend: it carries no content, and later members may hold a quote to erase.)
     Column("message_position", BigInteger, nullable=True),
+    # Who caused it, for the events a block filters at read time (reactions, receipts).
+    Column("actor_id", BigInteger, nullable=True),
     Column("type", String(40), nullable=False),
     Column("payload", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
@@ -192,4 +227,62 @@ stream_state = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("position", BigInteger, nullable=False),
+)
+
+blocks = Table(
+    "blocks",
+    metadata,
+    Column("blocker_id", ForeignKey("users.id"), primary_key=True),
+    Column("blocked_id", ForeignKey("users.id"), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_blocks_blocked", "blocked_id", "blocker_id"),
+)
+
+# A user's hidden words: requests containing one go to Hidden Requests.
+hidden_words = Table(
+    "hidden_words",
+    metadata,
+    Column("user_id", ForeignKey("users.id"), primary_key=True),
+    Column("phrase", String(100), primary_key=True),  # stored case-folded
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Reports by people and flags by the filters, with the evidence as it was when filed
+# (kept even if the message is later unsent).
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("pid", String(32), nullable=False, unique=True),
+    Column("source", String(16), nullable=False),  # report | filter
+    Column("reporter_id", ForeignKey("users.id"), nullable=True),
+    Column("target_user_id", ForeignKey("users.id"), nullable=True),
+    Column("conversation_id", ForeignKey("conversations.id"), nullable=True),
+    Column("message_id", ForeignKey("messages.id"), nullable=True),
+    Column("reason", String(32), nullable=False),
+    Column("comment", Text, nullable=False, server_default=""),
+    Column("score", Integer, nullable=True),
+    Column("evidence", Text, nullable=False),  # JSON
+    Column("status", String(16), nullable=False, server_default="open"),  # open | closed
+    Column("created_at", BigInteger, nullable=False),
+    Column("resolved_at", BigInteger, nullable=True),
+    Column("resolution", String(32), nullable=True),
+    Index("ix_reports_status", "status", "id"),
+    Index("ix_reports_target_user_id", "target_user_id"),
+)
+
+# Every moderation action, by whom (an admin's account, or the CLI), append-only.
+moderation_log = Table(
+    "moderation_log",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("actor_id", ForeignKey("users.id"), nullable=True),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("target_user_id", ForeignKey("users.id"), nullable=True),
+    Column("report_id", ForeignKey("reports.id"), nullable=True),
+    Column("message_id", ForeignKey("messages.id"), nullable=True),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_moderation_log_target_user_id", "target_user_id"),
 )
