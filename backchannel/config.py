@@ -186,6 +186,14 @@ class Settings(BaseSettings):
         'it (one batched write): after a crash, "last active" is behind by at most this.',
     )
 
+    # --- who may reach whom ---------------------------------------------------
+
+    # --- rate limits and trust tiers --------------------------------------------
+
+    # --- spam and phishing filtering -------------------------------------------
+
+    # --- moderation ----------------------------------------------------------------
+
     @field_validator("database_url", "redis_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
