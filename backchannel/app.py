@@ -15,6 +15,7 @@ from sqlalchemy.pool import NullPool
 
 from backchannel import __version__
 from backchannel.api import errors, gateway
+from backchannel.api.client_ip import parse_networks
 from backchannel.api.fanout import CLOSE_SERVICE_RESTART, Fanout
 from backchannel.api.middleware import RequestMiddleware
 from backchannel.api.routes import (
@@ -22,7 +23,9 @@ from backchannel.api.routes import (
     conversations,
     health,
     messages,
+    moderation,
     presence,
+    safety,
     sync,
     users,
 )
@@ -31,6 +34,7 @@ from backchannel.broker.local import LocalBroker
 from backchannel.broker.redis import RedisBroker
 from backchannel.config import Settings
 from backchannel.observability import Metrics
+from backchannel.ratelimit import build_limiter
 from backchannel.services.core import Core
 from backchannel.store import events as event_db
 from backchannel.store import migrate
@@ -84,7 +88,8 @@ def create_app(settings: Settings) -> FastAPI:
             else LocalBroker()
         )
         await broker.start()
-        core = Core(settings=settings, store=store, broker=broker, metrics=metrics)
+        limiter = build_limiter(settings, registry=metrics.registry)
+        core = Core(settings=settings, store=store, broker=broker, metrics=metrics, limiter=limiter)
         position = await store.read("current_position", lambda t: event_db.current_position(t.conn))
         core.broker.publish_position(position)
         await store.start()
@@ -112,6 +117,7 @@ def create_app(settings: Settings) -> FastAPI:
                 await asyncio.gather(*core.background, return_exceptions=True)
             await store.close()
             await broker.close()
+            await limiter.close()
             log.info("backchannel stopped")
 
     app = FastAPI(
@@ -125,10 +131,22 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.trusted_proxies = parse_networks(settings.trusted_proxies)  # for client_ip
     errors.install(app)
     # Routes are matched in order: the hot ones first (sends, sync). No two patterns
     # overlap, so the order changes nothing else (tests/test_authorization.py walks them all).
-    for module in (messages, sync, gateway, conversations, accounts, users, presence, health):
+    for module in (
+        messages,
+        sync,
+        gateway,
+        conversations,
+        accounts,
+        users,
+        safety,
+        moderation,
+        presence,
+        health,
+    ):
         app.include_router(module.router)
     app.add_middleware(RequestMiddleware, metrics=metrics)
     _describe_errors(app)

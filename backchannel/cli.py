@@ -28,6 +28,10 @@ app = typer.Typer(
 )
 user_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+moderation_app = typer.Typer(
+    help="Reports and moderation: the queue, actions, the audit log.", no_args_is_help=True
+)
+app.add_typer(moderation_app, name="moderation")
 console = Console()
 
 DataDir = Annotated[
@@ -60,8 +64,13 @@ def _migrate(settings: Settings) -> str:
         engine.dispose()
 
 
-def _with_core(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
-    """Run `fn(core)` against the configured database, outside any server."""
+def _with_core(
+    settings: Settings, fn: Callable[[Any], Awaitable[T]], *, tell_servers: bool = False
+) -> T:
+    """Run `fn(core)` against the configured database, outside any server.
+
+    `tell_servers`: with `redis_url` set, use the Redis broker, so that running servers
+    hear of what `fn` did at once (a suspension closes the person's live sockets)."""
     from backchannel.app import NotMigrated, build_store, check_migrated
     from backchannel.broker.local import LocalBroker
     from backchannel.observability import Metrics
@@ -73,14 +82,34 @@ def _with_core(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
             check_migrated(store)
         except NotMigrated as exc:
             _fail(str(exc))
-        core = Core(settings=settings, store=store, broker=LocalBroker(), metrics=Metrics())
+        broker = await _cli_broker(settings) if tell_servers else LocalBroker()
+        core = Core(settings=settings, store=store, broker=broker, metrics=Metrics())
         await store.start()
         try:
             return await fn(core)
         finally:
             await store.close()
+            await broker.close()  # a Redis broker sends what it has queued first
 
     return asyncio.run(run())
+
+
+async def _cli_broker(settings: Settings) -> Any:
+    """The Redis broker when configured and reachable within a couple of seconds, else a
+    local one (then servers learn of the change only as they would of any other)."""
+    from backchannel.broker.local import LocalBroker
+    from backchannel.broker.redis import RedisBroker
+
+    if settings.redis_url is None:
+        return LocalBroker()
+    broker = RedisBroker(settings.redis_url.get_secret_value())
+    await broker.start()
+    for _ in range(40):
+        if broker.connected:
+            return broker
+        await asyncio.sleep(0.05)
+    console.print("[yellow]warning:[/yellow] Redis unreachable; running servers are not told")
+    return broker
 
 
 def _fail(message: str) -> None:
@@ -319,6 +348,213 @@ def user_deactivate(
     except BackchannelError as exc:
         _fail(exc.message)
     console.print(f"@{handle} deactivated")
+
+
+@user_app.command("set-role")
+def user_set_role(
+    handle: str,
+    role: Annotated[str, typer.Argument(help="admin (a moderator) or user.")],
+    note: Annotated[str, typer.Option(help="Why, for the audit log.")] = "",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Make an account a moderator (admin) or a plain user again; audit-logged."""
+    from backchannel.services import moderation
+
+    settings = _settings(data_dir, database_url)
+    user = _moderate(
+        settings, lambda core, me: moderation.set_role(core, me, handle, role, note=note)
+    )
+    console.print(f"@{user['handle']} is now {user['role']}")
+
+
+def _moderate(
+    settings: Settings, fn: Callable[[Any, Any], Awaitable[T]], *, tell_servers: bool = False
+) -> T:
+    """Run a moderation service as the operator at this terminal (audit log: `cli:<user>`)."""
+    import getpass
+
+    from backchannel.errors import BackchannelError
+    from backchannel.services import moderation
+
+    try:
+        os_user: str | None = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (as in some containers)
+        os_user = None
+    me = moderation.operator(os_user)
+    try:
+        return _with_core(settings, lambda core: fn(core, me), tell_servers=tell_servers)
+    except BackchannelError as exc:
+        _fail(exc.message)
+        raise AssertionError("unreachable") from exc
+
+
+def _who(user: dict[str, Any] | None) -> str:
+    if user is None:
+        return "—"
+    return f"@{user['handle']}" if user["handle"] else str(user["display_name"])
+
+
+def _target(report: dict[str, Any]) -> str:
+    target = report["target"]
+    if target is None:
+        return "—"
+    name = _who(target)
+    flags = [f"{target['reports_received']} reports", f"{target['warnings']} warnings"]
+    if target["suspended"]:
+        flags.insert(0, "suspended")
+    return f"{name} ({', '.join(flags)})"
+
+
+@moderation_app.command("queue")
+def moderation_queue(
+    status: Annotated[str, typer.Option(help="open (oldest first) or closed.")] = "open",
+    source: Annotated[
+        str | None, typer.Option(help="report (by people) or filter (flags).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="How many (at most 100).")] = 20,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List reports: the open ones oldest first."""
+    from backchannel.services import moderation
+
+    settings = _settings(data_dir, database_url)
+    page = _moderate(
+        settings,
+        lambda core, me: moderation.queue(core, me, status=status, source=source, limit=limit),
+    )
+    table = Table("id", "filed", "source", "reason", "kind", "about", "reporter", "preview")
+    for item in page["items"]:
+        table.add_row(
+            item["id"],
+            item["created_at"],
+            item["source"] + (f" ({item['score']})" if item["score"] is not None else ""),
+            item["reason"],
+            item["kind"],
+            _target(item),
+            f"@{item['reporter']}" if item["reporter"] else "—",
+            item["preview"],
+        )
+    console.print(table)
+    if page["next_cursor"]:
+        console.print(f"(more: raise --limit, up to 100; showing {len(page['items'])})")
+
+
+@moderation_app.command("show")
+def moderation_show(
+    report_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None
+) -> None:
+    """Show a report: what it is about, its evidence and its log entries."""
+    import orjson
+
+    from backchannel.services import moderation
+
+    settings = _settings(data_dir, database_url)
+    report = _moderate(settings, lambda core, me: moderation.get_report(core, me, report_id))
+    console.print(f"[bold]{report['id']}[/bold] {report['status']}"
+                  + (f" ({report['resolution']})" if report["resolution"] else ""))  # fmt: skip
+    for label, value in [
+        ("filed", report["created_at"]),
+        ("source", report["source"] + (f", score {report['score']}" if report["score"] else "")),
+        ("reason", report["reason"]),
+        ("kind", report["kind"]),
+        ("about", _target(report)),
+        ("reporter", f"@{report['reporter']}" if report["reporter"] else "—"),
+        ("conversation", report["conversation_id"] or "—"),
+        ("message", report["message_id"] or "—"),
+        ("comment", report["comment"] or "—"),
+    ]:
+        console.print(f"{label:>12}: {value}", markup=False, highlight=False)
+    console.print("evidence:")
+    console.print_json(orjson.dumps(report["evidence"]).decode())
+    for entry in report["log"]:
+        console.print(
+            f"log: {entry['created_at']} {entry['actor']} {entry['action']} {entry['note']}",
+            markup=False,
+            highlight=False,
+        )
+
+
+@moderation_app.command("act")
+def moderation_act(
+    report_id: str,
+    action: Annotated[
+        str, typer.Argument(help="dismiss, remove_message, warn, suspend or unsuspend.")
+    ],
+    note: Annotated[str, typer.Option(help="Why, for the audit log.")] = "",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Resolve an open report with an action; it is closed and audit-logged."""
+    from backchannel.services import moderation
+
+    settings = _settings(data_dir, database_url)
+    report = _moderate(
+        settings,
+        lambda core, me: moderation.act_on_report(core, me, report_id, action, note=note),
+        tell_servers=True,
+    )
+    console.print(f"{report['id']} closed: {report['resolution']}")
+
+
+@moderation_app.command("suspend")
+def moderation_suspend(
+    handle: str,
+    note: Annotated[str, typer.Option(help="Why, for the audit log (required).")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Suspend an account: it is logged out everywhere and cannot log in."""
+    from backchannel.services import moderation
+
+    settings = _settings(data_dir, database_url)
+    _moderate(
+        settings,
+        lambda core, me: moderation.act_on_user(core, me, handle, "suspend", note=note),
+        tell_servers=True,
+    )
+    console.print(f"@{handle} suspended; all sessions revoked")
+
+
+@moderation_app.command("unsuspend")
+def moderation_unsuspend(
+    handle: str,
+    note: Annotated[str, typer.Option(help="Why, for the audit log.")] = "",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Lift a suspension: the account can log in again."""
+    from backchannel.services import moderation
+
+    settings = _settings(data_dir, database_url)
+    _moderate(
+        settings, lambda core, me: moderation.act_on_user(core, me, handle, "unsuspend", note=note)
+    )
+    console.print(f"@{handle} unsuspended")
+
+
+@moderation_app.command("log")
+def moderation_log(
+    user: Annotated[str | None, typer.Option(help="Only the entries about this handle.")] = None,
+    limit: Annotated[int, typer.Option(help="How many (at most 100).")] = 50,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The moderation audit log, newest first."""
+    from backchannel.services import moderation
+
+    settings = _settings(data_dir, database_url)
+    page = _moderate(
+        settings, lambda core, me: moderation.audit_log(core, me, user=user, limit=limit)
+    )
+    table = Table("when", "actor", "action", "about", "report", "note")
+    for entry in page["items"]:
+        table.add_row(
+            entry["created_at"], entry["actor"], entry["action"], _who(entry["target"]),
+            entry["report_id"] or "—", entry["note"],
+        )  # fmt: skip
+    console.print(table)
 
 
 def main() -> None:

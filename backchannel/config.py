@@ -187,10 +187,195 @@ class Settings(BaseSettings):
     )
 
     # --- who may reach whom ---------------------------------------------------
+    dm_inbox_default: Literal["everyone", "following", "nobody"] = Field(
+        "following",
+        description="Whom a user who never chose lets straight into their inbox: `everyone`, "
+        "`following` (people they follow) or `nobody` new. Everyone else may send a request.",
+    )
+    dm_requests_default: Literal["everyone", "followers", "nobody"] = Field(
+        "everyone",
+        description="Who may send a message request to a user who never chose: `everyone`, "
+        "`followers` (people who follow them) or `nobody`.",
+    )
+    dm_min_age: int = Field(
+        16,
+        ge=0,
+        le=30,
+        description="Below this age (from the account's birth date) only people a user follows "
+        "and who follow them back can message them, and they receive no requests.",
+    )
+    request_message_limit: int = Field(
+        1,
+        ge=1,
+        le=20,
+        description="Messages (text only) someone may send in a message request before the "
+        "recipient accepts it.",
+    )
+    request_ttl_seconds: float = Field(
+        30 * 86400,
+        gt=0,
+        description="A request nobody answered for this long (30 days) expires: it leaves the "
+        "recipient's Requests folder, and the sender may ask again.",
+    )
+    request_cooldown_seconds: float = Field(
+        30 * 86400,
+        ge=0,
+        description="After a recipient deletes a request, how long (30 days) before the same "
+        "sender's messages reach them as a new request. The sender is not told either way.",
+    )
 
     # --- rate limits and trust tiers --------------------------------------------
+    rate_limits: bool = Field(
+        True,
+        description="Enforce the per-sender and per-IP limits below. Off only for load tests "
+        "and closed deployments. Each limit lets a burst of its size through, then refills "
+        "evenly over its period; past it, requests get `429 rate_limited` with `Retry-After`. "
+        "With `redis_url` set, all nodes share each budget.",
+    )
+    trust_new_days: float = Field(
+        7.0,
+        ge=0,
+        description='Accounts younger than this (days) are in the "new" trust tier.',
+    )
+    trust_trusted_days: float = Field(
+        90.0,
+        ge=0,
+        description='Accounts at least this old (days) with a clean record are "trusted"; '
+        'in between they are "regular". A poor record (requests often declined, reports, '
+        "a moderator warning) drops an account one tier. At least `trust_new_days`.",
+    )
+    limit_new_conversations_per_day: dict[str, int] = Field(
+        default_factory=lambda: {"new": 20, "regular": 50, "trusted": 100},
+        description="New conversations and message requests one sender may start per day, "
+        'by trust tier: an object with the keys "new", "regular" and "trusted", each ≥ 1 '
+        '(a JSON object in the environment: `{"new": 20, "regular": 50, "trusted": 100}`).',
+    )
+    limit_messages_per_minute: dict[str, int] = Field(
+        default_factory=lambda: {"new": 30, "regular": 60, "trusted": 120},
+        description="Messages one sender may send per minute, by trust tier (keys and "
+        "format as above).",
+    )
+    limit_forwards_per_action: dict[str, int] = Field(
+        default_factory=lambda: {"new": 5, "regular": 5, "trusted": 5},
+        description="Conversations one forward may send to, by trust tier (keys and format "
+        "as above); never more than `max_forward_targets`.",
+    )
+    limit_group_size: dict[str, int] = Field(
+        default_factory=lambda: {"new": 32, "regular": 128, "trusted": 250},
+        description="Most members a group may reach when its creator or the member adding "
+        "people is of this trust tier (keys and format as above); never more than "
+        "`max_group_size`.",
+    )
+    limit_group_creations_per_day: dict[str, int] = Field(
+        default_factory=lambda: {"new": 5, "regular": 20, "trusted": 50},
+        description="Groups one account may create per day, by trust tier (keys and format "
+        "as above).",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"],
+        description="Networks (CIDR, e.g. `10.0.0.0/8`) of the reverse proxies whose "
+        "`X-Forwarded-For` header is believed. A request from anywhere else is identified by "
+        "its peer address, whatever headers it sends. Empty: no proxy is believed.",
+    )
+    limit_accounts_per_ip_per_hour: int = Field(
+        10,
+        ge=1,
+        description="Account creations attempted from one client IP per hour (an IPv6 client "
+        "counts by its /64), whether or not they succeed.",
+    )
+    limit_logins_per_ip_per_minute: int = Field(
+        20,
+        ge=1,
+        description="Login attempts from one client IP per minute (IPv6: per /64), "
+        "successful and failed alike.",
+    )
+    limit_logins_per_handle_per_minute: int = Field(
+        10,
+        ge=1,
+        description="Login attempts naming one handle per minute, from anywhere, successful "
+        "and failed alike: slows password guessing spread over many addresses. While it is "
+        "exceeded, the account's owner cannot log in either.",
+    )
+
+    @field_validator(
+        "limit_new_conversations_per_day",
+        "limit_messages_per_minute",
+        "limit_forwards_per_action",
+        "limit_group_size",
+        "limit_group_creations_per_day",
+    )
+    @classmethod
+    def _per_tier(cls, value: dict[str, int], info: Any) -> dict[str, int]:
+        tiers = ("new", "regular", "trusted")
+        if sorted(value) != sorted(tiers):
+            raise ValueError(
+                f"{info.field_name} needs exactly the keys new, regular and trusted; "
+                f"got {', '.join(sorted(value)) or 'none'}"
+            )
+        low = [f"{tier}={value[tier]}" for tier in tiers if value[tier] < 1]
+        if low:
+            raise ValueError(f"{info.field_name}: each limit must be ≥ 1; got {', '.join(low)}")
+        return {tier: value[tier] for tier in tiers}
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        import ipaddress  # here, not at the top: this section's settings keep to themselves
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=True)
+            except ValueError as exc:
+                raise ValueError(
+                    f"trusted_proxies: {entry!r} is not a network in CIDR notation "
+                    f"(expected e.g. 10.0.0.0/8, 192.0.2.7/32 or 2001:db8::/32): {exc}"
+                ) from None
+        return value
+
+    @field_validator("trust_trusted_days")
+    @classmethod
+    def _trusted_after_new(cls, value: float, info: Any) -> float:
+        new_days = info.data.get("trust_new_days")
+        if new_days is not None and value < new_days:
+            raise ValueError(
+                f"trust_trusted_days ({value}) must be at least trust_new_days ({new_days})"
+            )
+        return value
 
     # --- spam and phishing filtering -------------------------------------------
+    spam_filter: bool = Field(
+        True, description="Run the spam and phishing checks on every message and request."
+    )
+    spam_blocked_domains: list[str] = Field(
+        default_factory=list,
+        description="Domains (e.g. `evil.example`) whose links are refused; a blocked domain "
+        "also blocks its subdomains.",
+    )
+    spam_hide_score: int = Field(
+        40,
+        ge=1,
+        le=100,
+        description="Spam score (0–100) from which a request goes to Hidden Requests and a "
+        "message is hidden behind a warning. A recipient's hidden words reach it on their own.",
+    )
+    spam_hold_score: int = Field(
+        70,
+        ge=1,
+        le=100,
+        description="Spam score from which a message is held for a moderator before delivery.",
+    )
+    spam_reject_score: int = Field(
+        90,
+        ge=1,
+        le=100,
+        description="Spam score from which a message is refused, with the reasons, to its sender.",
+    )
+    spam_hooks: list[str] = Field(
+        default_factory=list,
+        description="Dotted paths `module:function` of extra checks, each called with the "
+        "message context and its links and returning signals (see `backchannel.domain.spam`). "
+        "A hook that raises is skipped with a warning.",
+    )
 
     # --- moderation ----------------------------------------------------------------
 

@@ -114,6 +114,10 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
         "argon2_time_cost": 1,
         "argon2_memory_kib": 64,
         "log_format": "text",
+        "rate_limits": False,  # tests of the limits turn them back on (tests/test_limits.py)
+        # An open deployment, so tests of other features can talk to strangers directly;
+        # tests/test_requests.py runs on the product defaults (requests from strangers).
+        "dm_inbox_default": "everyone",
     }
     values.update(overrides)
     return load_settings(**values)

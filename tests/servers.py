@@ -29,6 +29,8 @@ def server_env() -> dict[str, str]:
         BACKCHANNEL_ARGON2_MEMORY_KIB="64",
         BACKCHANNEL_LOG_FORMAT="text",
         BACKCHANNEL_LOG_LEVEL="warning",
+        BACKCHANNEL_DM_INBOX_DEFAULT="everyone",  # as in conftest.make_settings
+        BACKCHANNEL_RATE_LIMITS="false",
     )
     return env
 

@@ -314,3 +314,101 @@ async def test_public_routes_need_no_token(api: Api) -> None:
             continue
         r = await api.http.get(path)
         assert r.status_code == 200, (path, r.text)
+
+
+# --- reports and moderation -------------------------------------------------------------
+
+MODERATION = "/api/v1/moderation"
+
+# Every moderation route (admins only): (World) -> extra path values and request kwargs.
+ModerationBuilder = Callable[[World], tuple[dict[str, str], dict[str, Any]]]
+MODERATION_CASES: dict[tuple[str, str], ModerationBuilder] = {
+    ("GET", MODERATION + "/reports"): lambda _w: ({}, {"params": {"status": "open"}}),
+    ("GET", MODERATION + "/reports/{report_id}"): lambda _w: ({}, {}),
+    ("POST", MODERATION + "/reports/{report_id}/actions"): lambda _w: (
+        {},
+        {"json": {"action": "dismiss", "note": "taken over"}},
+    ),
+    ("POST", MODERATION + "/users/{handle}/actions"): lambda w: (
+        {"handle": w.bob.handle},
+        {"json": {"action": "suspend", "note": "taken over"}},
+    ),
+    ("GET", MODERATION + "/log"): lambda w: ({}, {"params": {"user": w.bob.handle}}),
+}
+
+
+def moderation_routes(app: Any) -> set[tuple[str, str]]:
+    return {key for key in app_routes(app) if key[1].startswith(MODERATION + "/")}
+
+
+def test_every_moderation_route_has_a_case(app: Any) -> None:
+    routes = moderation_routes(app)
+    assert routes, "no moderation routes found"
+    assert routes == MODERATION_CASES.keys()
+
+
+async def test_only_moderators_moderate(api: Api, world: World) -> None:
+    """alice registered first: she is the moderator. Anyone else gets 403 `not_moderator`
+    on every moderation route, for real and made-up ids alike, and nothing changes."""
+    r = await world.alice.post("/api/v1/reports", json={
+        "kind": "message", "conversation_id": world.cid, "message_id": world.mid,
+        "reason": "spam",
+    })  # fmt: skip
+    assert r.status_code == 201, r.text
+    report_id = r.json()["id"]
+    failures = []
+    for user in (world.bob, world.carol):
+        for key, build in MODERATION_CASES.items():
+            for rid in (report_id, new_id("r")):
+                method, template = key
+                extra, kwargs = build(world)
+                values = {"report_id": rid, **extra}
+                path = re.sub(r"\{(\w+)\}", lambda m, v=values: v[m.group(1)], template)
+                before = await db_snapshot(api)
+                r = await user.request(method, path, **kwargs)
+                if r.status_code != 403 or r.json()["error"]["code"] != "not_moderator":
+                    failures.append(f"{user.handle} {key}: {r.status_code} {r.text}")
+                if await db_snapshot(api) != before:
+                    failures.append(f"{user.handle} {key}: the database changed")
+    assert not failures, "\n".join(failures)
+    for key, build in MODERATION_CASES.items():  # and the moderator may
+        extra, kwargs = build(world)
+        values = {"report_id": report_id, **extra}
+        path = re.sub(r"\{(\w+)\}", lambda m, v=values: v[m.group(1)], key[1])
+        r = await world.alice.request(key[0], path, **kwargs)
+        assert r.status_code == 200, (key, r.text)
+
+
+async def assert_unreportable(api: Api, user: User, world: World, expected_code: str) -> None:
+    """Reporting the world's conversation or message: the 404 of a missing one, no write."""
+    for kind in ("conversation", "message"):
+        if expected_code == "message_not_found" and kind == "conversation":
+            continue
+        body = {"kind": kind, "conversation_id": world.cid, "reason": "spam"}
+        if kind == "message":
+            body["message_id"] = world.mid
+        missing = dict(body)
+        if expected_code == "message_not_found":
+            missing["message_id"] = new_id("m")
+        else:
+            missing["conversation_id"] = new_id("c")
+        before = await db_snapshot(api)
+        forbidden = await user.post("/api/v1/reports", json=body)
+        assert await db_snapshot(api) == before, kind
+        other = await user.post("/api/v1/reports", json=missing)
+        assert forbidden.status_code == other.status_code == 404, (kind, forbidden.text)
+        assert forbidden.json() == other.json(), kind
+        assert forbidden.json()["error"]["code"] == expected_code, kind
+
+
+async def test_only_what_you_can_read_can_be_reported(api: Api, world: World) -> None:
+    await assert_unreportable(api, world.carol, world, "conversation_not_found")
+    late = await api.register()
+    r = await world.alice.post(
+        f"{CONVERSATIONS}/{world.cid}/members", json={"members": [late.handle]}
+    )
+    assert r.status_code == 200, r.text
+    await assert_unreportable(api, late, world, "message_not_found")
+    r = await world.bob.delete(f"{CONVERSATIONS}/{world.cid}/members/{world.bob.handle}")
+    assert r.status_code == 204, r.text
+    await assert_unreportable(api, world.bob, world, "conversation_not_found")

@@ -10,15 +10,20 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
 
 from backchannel.app import create_app
 from backchannel.cli import DEMO_PASSWORD, DEMO_USERS, app, seed_demo
+from backchannel.client import Client
 from backchannel.services.core import Core
 from backchannel.store import migrate
 from tests.conftest import PASSWORD, Api, make_settings
+from tests.servers import Servers
+from tests.test_gateway import open_stream
+from tests.test_nodes import RedisProcess, redis_server  # noqa: F401 - a fixture
 
 NEW_PASSWORD = "a different passphrase"
 
@@ -179,11 +184,17 @@ def test_user_deactivate(cli: CliRunner, tmp_path: Path, database_url: str) -> N
 @pytest.mark.parametrize(
     ("command", "mentions"),
     [
-        ([], ["serve", "migrate", "demo", "user"]),
+        ([], ["serve", "migrate", "demo", "user", "moderation"]),
         (["serve"], ["--host", "--port", "--data-dir", "--database-url", "--no-migrate"]),
         (["migrate"], ["--data-dir", "--database-url"]),
         (["demo"], ["--host", "--port", "--keep"]),
-        (["user"], ["create", "list", "set-password", "deactivate"]),
+        (["user"], ["create", "list", "set-password", "deactivate", "set-role"]),
+        (["user", "set-role"], ["handle", "role", "--note", "--data-dir"]),
+        (["moderation"], ["queue", "show", "act", "suspend", "unsuspend", "log"]),
+        (["moderation", "queue"], ["--status", "--source", "--limit", "--data-dir"]),
+        (["moderation", "act"], ["report_id", "action", "--note", "--database-url"]),
+        (["moderation", "suspend"], ["handle", "--note", "--data-dir"]),
+        (["moderation", "log"], ["--user", "--limit", "--data-dir"]),
         (["user", "create"], ["handle", "--password", "--display-name", "--data-dir"]),
         (["user", "list"], ["--all", "--data-dir", "--database-url"]),
         (["user", "set-password"], ["handle", "--password", "--data-dir"]),
@@ -234,3 +245,100 @@ async def test_seed_demo(api: Api, core: Core) -> None:
         assert [m["sender"]["handle"] for m in page["items"]] == expected
         assert all(m["text"] for m in page["items"])
     assert len((await get("dave", "/api/v1/conversations"))["items"]) == 1  # only the group
+
+
+# --- moderation -----------------------------------------------------------------------
+
+
+def test_user_set_role(cli: CliRunner, tmp_path: Path, database_url: str) -> None:
+    where = location(tmp_path, database_url)
+    run(cli, "user", "create", "alice", "--password", PASSWORD, *where)
+    run(cli, "user", "create", "bob", "--password", PASSWORD, *where)
+    alice, bob = http(tmp_path, database_url, login("alice", PASSWORD), login("bob", PASSWORD))
+    queue = [("GET", "/api/v1/moderation/reports", {}, r.json()["token"]) for r in (alice, bob)]
+    # the first account is a moderator, the second is not
+    assert [r.status_code for r in http(tmp_path, database_url, *queue)] == [200, 403]
+
+    assert "@bob is now admin" in run(cli, "user", "set-role", "bob", "admin", *where)
+    assert [r.status_code for r in http(tmp_path, database_url, *queue)] == [200, 200]
+    run(cli, "user", "set-role", "alice", "user", "--note", "stepped down", *where)
+    assert [r.status_code for r in http(tmp_path, database_url, *queue)] == [403, 200]
+
+    assert "nobody" in run(cli, "user", "set-role", "nobody", "admin", *where, expect=1)
+    assert "role" in run(cli, "user", "set-role", "bob", "king", *where, expect=1)
+    listing = run(cli, "moderation", "log", *where)
+    assert listing.count("set_role:admin") == 1 and "stepped down" in listing
+    assert "cli" in listing
+
+
+def test_moderation_from_the_command_line(
+    cli: CliRunner, tmp_path: Path, database_url: str
+) -> None:
+    where = location(tmp_path, database_url)
+    for handle in ("mod", "bob", "carol"):
+        run(cli, "user", "create", handle, "--password", PASSWORD, *where)
+    bob, carol = http(tmp_path, database_url, login("bob", PASSWORD), login("carol", PASSWORD))
+    bob_token, carol_token = bob.json()["token"], carol.json()["token"]
+    (direct,) = http(tmp_path, database_url,
+                     ("POST", "/api/v1/conversations", {"kind": "direct", "members": ["carol"]},
+                      bob_token))  # fmt: skip
+    cid = direct.json()["id"]
+    (sent,) = http(tmp_path, database_url, ("POST", f"/api/v1/conversations/{cid}/messages",
+                                            {"text": "cheap followers here"}, bob_token))  # fmt: skip
+    body = {"kind": "message", "conversation_id": cid, "message_id": sent.json()["id"],
+            "reason": "spam", "comment": "again"}  # fmt: skip
+    (filed,) = http(tmp_path, database_url, ("POST", "/api/v1/reports", body, carol_token))
+    assert filed.status_code == 201, filed.text
+    report_id = filed.json()["id"]
+
+    queue = run(cli, "moderation", "queue", *where)
+    assert report_id in queue and "spam" in queue and "@bob" in queue and "@carol" in queue
+    assert "cheap followers here" in queue
+    assert report_id not in run(cli, "moderation", "queue", "--status", "closed", *where)
+    shown = run(cli, "moderation", "show", report_id, *where)
+    assert "cheap followers here" in shown and "again" in shown and "open" in shown
+
+    output = run(cli, "moderation", "act", report_id, "warn", "--note", "be nice", *where)
+    assert "closed: warned" in output
+    assert "closed" in run(cli, "moderation", "act", report_id, "dismiss", *where, expect=1)
+    assert "action" in run(cli, "moderation", "act", report_id, "ban", *where, expect=1)
+    assert "report" in run(cli, "moderation", "show", "r_nothing", *where, expect=1)
+
+    run(cli, "moderation", "suspend", "bob", "--note", "spam wave", *where)
+    me, again = http(tmp_path, database_url, ("GET", "/api/v1/me", {}, bob_token),
+                     login("bob", PASSWORD))  # fmt: skip
+    assert me.status_code == 401
+    assert again.status_code == 403 and again.json()["error"]["code"] == "account_suspended"
+    run(cli, "moderation", "unsuspend", "bob", *where)
+    (again,) = http(tmp_path, database_url, login("bob", PASSWORD))
+    assert again.status_code == 201
+
+    listing = run(cli, "moderation", "log", "--user", "bob", *where)
+    for word in ("warn", "suspend", "unsuspend", "be nice", "spam wave", report_id, "cli"):
+        assert word in listing, word
+    assert "@carol" not in run(cli, "moderation", "log", "--user", "carol", *where)
+
+
+@pytest.mark.server
+async def test_a_suspension_from_the_cli_closes_live_streams_through_redis(
+    cli: CliRunner,
+    tmp_path: Path,
+    servers: Servers,
+    redis_server: RedisProcess,  # noqa: F811
+) -> None:
+    data_dir = tmp_path / "served"
+    server = await servers.serve(data_dir, env={"BACKCHANNEL_REDIS_URL": redis_server.url})
+    async with (
+        await Client.register(server.url, "mod", PASSWORD),
+        await Client.register(server.url, "bob", PASSWORD) as bob,
+    ):
+        assert bob.token is not None
+        ws, _ready = await open_stream(server.url, bob.token)
+        os.environ["BACKCHANNEL_REDIS_URL"] = redis_server.url  # the cli fixture restores it
+        output = await asyncio.to_thread(
+            run, cli, "moderation", "suspend", "bob", "--note", "spam", "--data-dir", str(data_dir)
+        )
+        assert "suspended" in output
+        with pytest.raises(websockets.ConnectionClosed) as info:
+            await asyncio.wait_for(ws.recv(), 5)
+        assert info.value.rcvd is not None and info.value.rcvd.code == 4001

@@ -23,6 +23,9 @@ def _describe(error: dict[str, object]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(BackchannelError)
     async def _backchannel(_request: Request, exc: BackchannelError) -> Response:
+        if exc.code == "rate_limited" and "retry_after" in exc.details:
+            headers = {"Retry-After": str(exc.details["retry_after"])}
+            return json(exc.body(), exc.status, headers=headers)
         return json(exc.body(), exc.status)
 
     @app.exception_handler(RequestValidationError)

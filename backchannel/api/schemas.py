@@ -4,6 +4,7 @@ API response in the suite against these)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,6 +36,18 @@ class MePatch(In):
 
 
 class SettingsPatch(In):
+    dm_inbox: Literal["everyone", "following", "nobody"] | None = Field(
+        None, description="Who lands directly in your inbox; everyone else may only request."
+    )
+    dm_requests: Literal["everyone", "followers", "nobody"] | None = Field(
+        None, description="Who may send you a message request."
+    )
+    birth_date: str | None = Field(
+        None,
+        max_length=10,
+        description="YYYY-MM-DD. Below the deployment's minimum age only people you follow "
+        "who follow you back can message you, and you receive no requests.",
+    )
     read_receipts: bool | None = Field(
         None, description="Share read receipts (reciprocal: off, you see none either)."
     )
@@ -117,6 +130,41 @@ class ProfileOut(UserOut):
 class SettingsOut(BaseModel):
     read_receipts: bool
     activity_status: bool
+    dm_inbox: Literal["everyone", "following", "nobody"]
+    dm_requests: Literal["everyone", "followers", "nobody"]
+    birth_date: str | None
+
+
+class HiddenWordsIn(In):
+    words: list[str] = Field(max_length=200, description="Words and phrases; case-insensitive.")
+
+
+class HiddenWordsOut(BaseModel):
+    words: list[str]
+
+
+class CanMessageOut(BaseModel):
+    can_message: Literal["direct", "request", "none"] = Field(
+        description="`direct`: lands in their inbox; `request`: in their Requests folder; "
+        "`none`: you cannot message them."
+    )
+    conversation_id: str | None = Field(description="Your existing direct conversation.")
+    remaining_messages: int | None = Field(
+        description="For a request: messages you may still send until they accept."
+    )
+
+
+class BlockedUserOut(BaseModel):
+    id: str
+    handle: str | None
+    display_name: str
+    deleted: bool
+    blocked_at: str
+
+
+class BlockedPage(BaseModel):
+    items: list[BlockedUserOut]
+    next_cursor: str | None
 
 
 class PresenceOut(BaseModel):
@@ -192,6 +240,12 @@ class MemberOut(UserOut):
     role: Literal["admin", "member"]
 
 
+class RequestOut(BaseModel):
+    status: Literal["pending", "expired", "declined", "renewable", "accepted"]
+    sent_at: str | None = Field(alias="sent_at")
+    from_: str | None = Field(alias="from", description="Handle of who asked.")
+
+
 class ConversationOut(BaseModel):
     id: str
     kind: Literal["direct", "group"]
@@ -205,6 +259,21 @@ class ConversationOut(BaseModel):
     last_activity_position: int
     last_message: MessageOut | None
     last_message_at: str | None
+    folder: Literal["primary", "general", "requests", "hidden"] = Field(
+        description="Your folder for it; `requests`/`hidden` while a request to you is pending."
+    )
+    request: RequestOut | None = Field(description="A message request to you, if any.")
+    awaiting_acceptance: bool = Field(
+        description="You sent a request the other person has not accepted."
+    )
+    remaining_messages: int | None = Field(
+        description="While awaiting acceptance: messages you may still send."
+    )
+    archived: bool
+    hidden: bool
+    muted: bool
+    muted_until: str | None = Field(description="Null while muted means until unmuted.")
+    pinned: bool
     read_positions: dict[str, int] = Field(
         description="How far other members have read (handle -> position), where both you "
         "and they share read receipts."
@@ -214,6 +283,38 @@ class ConversationOut(BaseModel):
 class ConversationPage(BaseModel):
     items: list[ConversationOut]
     next_cursor: str | None
+
+
+class MembershipPatch(In):
+    folder: Literal["primary", "general"] | None = None
+    archived: bool | None = Field(None, description="Archived until the next activity.")
+    hidden: bool | None = Field(None, description="Groups: hidden until the next activity.")
+    pinned: bool | None = None
+    muted: bool | None = None
+    muted_until: datetime | None = Field(
+        None, description="With `muted`: until this time (ISO 8601); absent: until unmuted."
+    )
+
+
+class ReportIn(In):
+    reason: Literal[
+        "spam",
+        "scam",
+        "harassment",
+        "hate",
+        "nudity",
+        "violence",
+        "self_harm",
+        "impersonation",
+        "underage",
+        "other",
+    ]
+    comment: str = Field("", max_length=1000)
+
+
+class DeclineIn(In):
+    block: bool = Field(False, description="Also block the sender.")
+    report: ReportIn | None = Field(None, description="Also report the sender.")
 
 
 class ReadOut(BaseModel):
@@ -245,3 +346,95 @@ class ErrorOut(BaseModel):
 
 class StatusOut(BaseModel):
     status: str
+
+
+# --- reports and moderation ---------------------------------------------------------
+
+
+class NewReportIn(In):
+    kind: Literal["user", "message", "conversation"]
+    reason: str = Field(
+        max_length=32,
+        description="spam, scam, harassment, hate, nudity, violence, self_harm, "
+        "impersonation, underage or other.",
+    )
+    user: str | None = Field(None, max_length=64, description="The handle (kind `user`).")
+    conversation_id: str | None = Field(
+        None, max_length=64, description="Kinds `message` and `conversation`."
+    )
+    message_id: str | None = Field(None, max_length=64, description="Kind `message`.")
+    comment: str = Field("", max_length=1000, description="What the moderators should know.")
+
+
+class ReportCreatedOut(BaseModel):
+    id: str
+    status: Literal["open", "closed"]
+
+
+class ReportActionIn(In):
+    action: Literal["dismiss", "remove_message", "warn", "suspend", "unsuspend"]
+    note: str = Field("", max_length=1000, description="For the audit log.")
+
+
+class UserActionIn(In):
+    action: Literal["warn", "suspend", "unsuspend"]
+    note: str = Field("", max_length=1000, description="For the audit log; required to suspend.")
+    reason: str | None = Field(
+        None, max_length=32, description="A report reason, told to the person warned."
+    )
+
+
+class ReportedUserOut(UserOut):
+    suspended: bool
+    warnings: int
+    reports_received: int
+
+
+class ModeratedUserOut(ReportedUserOut):
+    role: Literal["user", "admin"]
+    suspended_at: str | None
+
+
+class ReportOut(BaseModel):
+    id: str
+    source: Literal["report", "filter"]
+    kind: Literal["user", "message", "conversation"]
+    reason: str
+    comment: str
+    score: int | None = Field(description="The filter's score (flags only).")
+    status: Literal["open", "closed"]
+    resolution: str | None = Field(
+        description="dismissed, message_removed, warned, suspended or unsuspended."
+    )
+    created_at: str
+    resolved_at: str | None
+    reporter: str | None = Field(description="The reporter's handle; null for a filter's flag.")
+    target: ReportedUserOut | None = Field(description="Whom it is about, if one person.")
+    conversation_id: str | None
+    message_id: str | None
+    preview: str = Field(description="A line of the evidence.")
+
+
+class ReportPage(BaseModel):
+    items: list[ReportOut]
+    next_cursor: str | None
+
+
+class LogEntryOut(BaseModel):
+    actor: str = Field(description="The moderator's handle, or `cli:<os user>`.")
+    action: str
+    target: UserOut | None
+    report_id: str | None
+    message_id: str | None
+    note: str
+    created_at: str
+
+
+class LogPage(BaseModel):
+    items: list[LogEntryOut]
+    next_cursor: str | None
+
+
+class ReportDetailOut(ReportOut):
+    evidence: dict[str, object] = Field(description="What was reported, as it was then.")
+    log: list[LogEntryOut] = Field(description="The moderation log entries about it.")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import secrets
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from backchannel.config import Settings
 from backchannel.domain import accounts as rules
+from backchannel.domain import policy
 from backchannel.domain.ids import is_public_id, new_id, new_token, token_hash
 from backchannel.errors import BackchannelError
 from backchannel.services import presence
@@ -41,6 +44,9 @@ async def register(
     def txn(t: WriteTxn) -> dict[str, Any]:
         if db.handle_exists(t.conn, handle):
             raise BackchannelError("handle_taken", f"The handle {handle!r} is taken.")
+        # The first account ever is the deployment's first moderator (docs/operations.md).
+        # Writes are serialized (store/database.py), so two "first" accounts cannot race.
+        role = "user" if db.any_user_exists(t.conn) else "admin"
         user = db.insert_user(
             t.conn,
             pid=new_id("u"),
@@ -48,6 +54,7 @@ async def register(
             display_name=name,
             password_hash=password_hash,
             now=t.now_ms,
+            role=role,
         )
         db.insert_session(
             t.conn,
@@ -69,7 +76,10 @@ async def register(
 async def login(
     core: Core, *, handle: str, password: str, device_name: str
 ) -> tuple[dict[str, Any], str]:
-    """Check a password and open a new session. Returns (profile, bearer token)."""
+    """Check a password and open a new session. Returns (profile, bearer token).
+
+    A suspended account gets `account_suspended`, but only with the right password:
+    without it, a suspension is not revealed."""
     try:
         canonical = rules.normalize_handle(handle)
     except BackchannelError:
@@ -87,6 +97,8 @@ async def login(
     device = _device(device_name)
 
     def txn(t: WriteTxn) -> dict[str, Any]:
+        if db.is_suspended(t.conn, user_id):
+            raise BackchannelError("account_suspended", "This account is suspended.")
         db.insert_session(
             t.conn,
             pid=new_id("s"),
@@ -214,17 +226,22 @@ async def set_password_admin(core: Core, handle: str, new_password: str) -> None
     core.forget_user_tokens(await core.store.write("set_password_admin", txn))
 
 
-def _settings_view(user: Any) -> dict[str, Any]:
+def _settings_view(settings: Settings, user: Any) -> dict[str, Any]:
     return {
         "read_receipts": bool(user["read_receipts"]),
         "activity_status": bool(user["activity_status"]),
+        "dm_inbox": user["dm_inbox"] or settings.dm_inbox_default,
+        "dm_requests": user["dm_requests"] or settings.dm_requests_default,
+        "birth_date": user["birth_date"],
     }
 
 
 async def get_settings(core: Core, requester: Requester) -> dict[str, Any]:
-    user = await core.store.read("get_settings", lambda t: db.user_by_id(t.conn, requester.user_id))
+    user = await core.store.read(
+        "get_settings", lambda t: db.settings_of(t.conn, requester.user_id)
+    )
     assert user is not None
-    return _settings_view(user)
+    return _settings_view(core.settings, user)
 
 
 async def update_settings(
@@ -233,6 +250,9 @@ async def update_settings(
     *,
     read_receipts: bool | None,
     activity_status: bool | None = None,
+    dm_inbox: str | None = None,
+    dm_requests: str | None = None,
+    birth_date: str | None = None,
 ) -> dict[str, Any]:
     """Change the requester's settings. Both are reciprocal: read receipts turned off,
     the requester neither sends receipts nor sees anyone's; activity status turned off,
@@ -240,9 +260,21 @@ async def update_settings(
     are told the change at once (a `presence` frame)."""
     # When activity status flips: (the viewers to tell, "last active").
     Flip = tuple[list[int], int | None] | None
+    reach: dict[str, Any] = {}
+    if dm_inbox is not None:
+        reach["dm_inbox"] = policy.check_choice(dm_inbox, policy.INBOX_CHOICES, field="dm_inbox")
+    if dm_requests is not None:
+        reach["dm_requests"] = policy.check_choice(
+            dm_requests, policy.REQUEST_CHOICES, field="dm_requests"
+        )
+    if birth_date is not None:
+        today = datetime.now(UTC).date()
+        reach["birth_date"] = policy.parse_birth_date(birth_date, today=today).isoformat()
 
     def txn(t: WriteTxn) -> tuple[dict[str, Any], Flip]:
         flip: Flip = None
+        if reach:
+            db.update_user(t.conn, requester.user_id, **reach)
         if read_receipts is not None:
             db.update_user(t.conn, requester.user_id, read_receipts=int(read_receipts))
         if activity_status is not None:
@@ -255,9 +287,9 @@ async def update_settings(
                 flip = viewers, after["last_active_at"] if after else None
             elif was_on and not activity_status:
                 flip = viewers, None
-        user = db.user_by_id(t.conn, requester.user_id)
+        user = db.settings_of(t.conn, requester.user_id)
         assert user is not None
-        return _settings_view(user), flip
+        return _settings_view(core.settings, user), flip
 
     settings, flip = await core.store.write("update_settings", txn)
     if flip is not None:

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping
 
+from backchannel.config import Settings
 from backchannel.domain import accounts as account_rules
 from backchannel.domain import conversations as rules
+from backchannel.domain import policy
 from backchannel.domain.ids import new_id
 from backchannel.errors import BackchannelError
-from backchannel.services import access, pagination
+from backchannel.services import access, pagination, safety
 from backchannel.services.core import Core, Requester
 from backchannel.services.events import emit
 from backchannel.services.views import conversation_view, iso, message_view, user_view
 from backchannel.store import accounts as user_db
 from backchannel.store import conversations as db
 from backchannel.store import messages as msg_db
+from backchannel.store import safety as safety_db
 from backchannel.store.database import ReadTxn, WriteTxn
 
 
@@ -49,7 +54,12 @@ async def open_direct(
         key = rules.direct_key(requester.user_id, other["id"])
         existing = db.direct_by_key(t.conn, key)
         if existing is not None:
-            return _detail(t.conn, requester, existing["pid"]), False
+            return _detail(t.conn, core.settings, requester, existing["pid"]), False
+        how = safety.reach_in_txn(t.conn, core.settings, requester.user_id, other["id"])
+        if how == "none":
+            raise BackchannelError(
+                "cannot_message", "That person does not accept messages from you."
+            )
         pid = _create(
             t,
             requester,
@@ -57,8 +67,10 @@ async def open_direct(
             key,
             None,
             [(requester.user_id, "member"), (other["id"], "member")],
+            settings=core.settings,
+            requests_from={other["id"]: requester.user_id} if how == "request" else None,
         )
-        return _detail(t.conn, requester, pid), True
+        return _detail(t.conn, core.settings, requester, pid), True
 
     return await core.store.write("open_direct", txn)
 
@@ -72,11 +84,57 @@ async def create_group(
 
     def txn(t: WriteTxn) -> dict[str, Any]:
         users = _users(t.conn, others)
+        asked = _invitations(t, core, requester, users)
         roles = [(requester.user_id, "admin")] + [(u["id"], "member") for u in users]
-        pid = _create(t, requester, "group", None, clean_title, roles)
-        return _detail(t.conn, requester, pid)
+        pid = _create(
+            t,
+            requester,
+            "group",
+            None,
+            clean_title,
+            roles,
+            settings=core.settings,
+            requests_from=asked,
+        )
+        return _detail(t.conn, core.settings, requester, pid)
 
     return await core.store.write("create_group", txn)
+
+
+def _invitations(
+    t: WriteTxn, core: Core, requester: Requester, users: list[RowMapping]
+) -> dict[int, int]:
+    """Who among `users` joins a group by request (user id -> the requester): those the
+    requester may only request. Someone they may not reach at all cannot be added."""
+    asked: dict[int, int] = {}
+    for user in users:
+        if _shares_accepted_direct(t.conn, requester, user["id"]):
+            continue
+        how = safety.reach_in_txn(t.conn, core.settings, requester.user_id, user["id"])
+        if how == "none":
+            raise BackchannelError(
+                "cannot_add_member", f"{user['handle']} does not accept group invitations from you."
+            )
+        if how == "request":
+            asked[user["id"]] = requester.user_id
+    return asked
+
+
+def _shares_accepted_direct(conn: Connection, requester: Requester, other_id: int) -> bool:
+    """Whether the two already talk in an accepted direct conversation (its peer may add
+    them to groups whatever their settings, unless a block stands; a request they
+    sent that is still unanswered does not count)."""
+    existing = db.direct_by_key(conn, rules.direct_key(requester.user_id, other_id))
+    if existing is None:
+        return False
+    row = db.conversation_for_member(conn, existing["pid"], requester.user_id)
+    return (
+        row is not None
+        and row["request_state"] is None
+        and row["other_request_state"] is None
+        and not row["blocked_by_other"]
+        and not row["blocking_other"]
+    )
 
 
 def _create(
@@ -86,8 +144,12 @@ def _create(
     direct_key: str | None,
     title: str | None,
     roles: list[tuple[int, str]],
+    *,
+    settings: Settings,
+    requests_from: dict[int, int] | None = None,
 ) -> str:
-    """Insert a conversation and its members, and announce it. Returns its public id."""
+    """Insert a conversation and its members, and announce it. Returns its public id.
+    `requests_from`: members who join by request (user id -> who asked)."""
     position = t.next_position()
     conversation = db.insert_conversation(
         t.conn,
@@ -99,8 +161,17 @@ def _create(
         position=position,
         now=t.now_ms,
     )
-    db.add_members(t.conn, conversation["id"], roles, position=position, now=t.now_ms)
+    db.add_members(
+        t.conn,
+        conversation["id"],
+        roles,
+        position=position,
+        now=t.now_ms,
+        requests_from=requests_from,
+    )
     _emit_created(t, conversation, position)
+    for user_id in requests_from or {}:
+        emit_membership(t, settings, conversation["id"], str(conversation["pid"]), user_id)
     return str(conversation["pid"])
 
 
@@ -115,45 +186,73 @@ def _emit_created(t: WriteTxn, conversation: RowMapping, position: int) -> None:
     )
 
 
+FOLDER_QUERY = ("primary", "general", "requests", "hidden", "archived")
+
+
 async def inbox(
-    core: Core, requester: Requester, *, cursor: str | None, limit: int | None
+    core: Core,
+    requester: Requester,
+    *,
+    cursor: str | None,
+    limit: int | None,
+    folder: str | None = None,
 ) -> dict[str, Any]:
-    """The requester's conversations by last activity, newest first."""
-    before = pagination.decode(cursor, 1)
+    """A folder of the requester's conversations, pinned first, then by last activity.
+
+    No folder: the inbox (primary and general, not archived or hidden). `requests` and
+    `hidden` list unanswered, unexpired requests with something in them to read.
+    """
+    if folder is not None:
+        policy.check_choice(folder, FOLDER_QUERY, field="folder")
+    before = pagination.decode(cursor, 2)
     size = pagination.clamp(limit, default=20)
+    now = _now_ms()
 
     def txn(t: ReadTxn) -> dict[str, Any]:
         rows = db.inbox_page(
-            t.conn, requester.user_id, before=before[0] if before else None, limit=size + 1
+            t.conn,
+            requester.user_id,
+            before=(before[0], before[1]) if before else None,
+            limit=size + 1,
+            folder=folder,
+            requests_since=now - int(core.settings.request_ttl_seconds * 1000),
         )
         more = len(rows) > size
         rows = rows[:size]
+        last = rows[-1] if rows else None
         return {
-            "items": _inbox_items(t.conn, rows, requester.user_id),
-            "next_cursor": pagination.encode(rows[-1]["last_position"]) if more else None,
+            "items": _inbox_items(t.conn, core.settings, rows, requester.user_id),
+            "next_cursor": pagination.encode(last["pinned"], last["last_position"])
+            if more and last is not None
+            else None,
         }
 
     return await core.store.read("inbox", txn)
 
 
 async def get_conversation(core: Core, requester: Requester, pid: str) -> dict[str, Any]:
-    return await core.store.read("get_conversation", lambda t: _detail(t.conn, requester, pid))
+    return await core.store.read(
+        "get_conversation", lambda t: _detail(t.conn, core.settings, requester, pid)
+    )
 
 
-def _detail(conn: Connection, requester: Requester, pid: str) -> dict[str, Any]:
+def _detail(conn: Connection, settings: Settings, requester: Requester, pid: str) -> dict[str, Any]:
     access.conversation(conn, requester, pid)
     rows = db.inbox_page(conn, requester.user_id, before=None, limit=1, only_pid=pid)
-    return _inbox_items(conn, rows, requester.user_id)[0]
+    return _inbox_items(conn, settings, rows, requester.user_id)[0]
 
 
-def _inbox_items(conn: Connection, rows: list[RowMapping], viewer_id: int) -> list[dict[str, Any]]:
+def _inbox_items(
+    conn: Connection, settings: Settings, rows: list[RowMapping], viewer_id: int
+) -> list[dict[str, Any]]:
     """Conversations with the viewer's fields, in a fixed number of queries."""
     members_by_conv: dict[int, list[RowMapping]] = {}
-    for member in db.member_rows(conn, [row["id"] for row in rows]):
+    for member in db.member_rows(conn, [row["id"] for row in rows], viewer_id=viewer_id):
         members_by_conv.setdefault(member["conversation_id"], []).append(member)
     last_ids = [row["last_message_id"] for row in rows if row["last_message_id"] is not None]
     last = msg_db.messages_by_ids(conn, last_ids)
-    reactions = msg_db.reactions_for(conn, last_ids)
+    reactions = msg_db.reactions_for(conn, last_ids, viewer_id=viewer_id)
+    now = _now_ms()
     items = []
     for row in rows:
         members = members_by_conv.get(row["id"], [])
@@ -169,9 +268,83 @@ def _inbox_items(conn: Connection, rows: list[RowMapping], viewer_id: int) -> li
             else None,
             last_message_at=iso(row["last_message_at"]),
             read_positions=_read_positions(members, viewer_id),
+            **membership_view(settings, row, members, now_ms=now),
+            **_request_sent(settings, row, members, viewer_id, now_ms=now),
         )
         items.append(view)
     return items
+
+
+def membership_view(
+    settings: Settings, row: Mapping[Any, Any], members: list[RowMapping], *, now_ms: int
+) -> dict[str, Any]:
+    """The member's own view of a conversation: folder, request, archive, mute, pin."""
+    request = None
+    if row["request_state"] is not None:
+        asker = next((m for m in members if m["id"] == row["request_from"]), None)
+        request = {
+            "status": safety.request_status(settings, row, "", now_ms),
+            "from": None if asker is None else user_view(asker)["handle"],
+            "sent_at": iso(row["request_at"]),
+        }
+    muted_until = row["muted_until"]
+    muted = muted_until is not None and muted_until > now_ms
+    return {
+        "folder": row["folder"],
+        "request": request,
+        "archived": row["archived_position"] is not None
+        and row["last_position"] <= row["archived_position"],
+        "hidden": row["hidden_position"] is not None
+        and row["last_position"] <= row["hidden_position"],
+        "muted": muted,
+        "muted_until": iso(muted_until) if muted and muted_until != policy.MUTE_FOREVER else None,
+        "pinned": row["pinned_at"] is not None,
+    }
+
+
+def _request_sent(
+    settings: Settings,
+    row: Mapping[Any, Any],
+    members: list[RowMapping],
+    viewer_id: int,
+    *,
+    now_ms: int,
+) -> dict[str, Any]:
+    """For the sender of a direct request: still awaiting acceptance (a declined request
+    looks the same), and how many messages they may still send in it."""
+    other = next((m for m in members if m["id"] != viewer_id), None)
+    if row["kind"] != "direct" or other is None or other["request_state"] is None:
+        return {"awaiting_acceptance": False, "remaining_messages": None}
+    facts = {
+        "request_state": other["request_state"],
+        "request_at": other["request_at"],
+        "declined_at": other["declined_at"],
+        "request_messages": other["request_messages"],
+    }
+    status = safety.request_status(settings, facts, "", now_ms)
+    return {
+        "awaiting_acceptance": True,
+        "remaining_messages": policy.request_allowance(
+            status, other["request_messages"], limit=settings.request_message_limit
+        ),
+    }
+
+
+def emit_membership(
+    t: WriteTxn, settings: Settings, conversation_id: int, pid: str, user_id: int
+) -> None:
+    """Tell the member's devices (only theirs) their view of the conversation changed."""
+    row = db.conversation_for_member(t.conn, pid, user_id)
+    assert row is not None
+    members = db.member_rows(t.conn, [conversation_id])
+    state = membership_view(settings, row, members, now_ms=t.now_ms)
+    emit(
+        t,
+        "membership.updated",
+        {"conversation_id": pid, **state},
+        conversation_id=conversation_id,
+        user_id=user_id,
+    )
 
 
 def _read_positions(members: list[RowMapping], viewer_id: int) -> dict[str, int]:
@@ -190,6 +363,8 @@ def _read_positions(members: list[RowMapping], viewer_id: int) -> dict[str, int]
         if m["id"] != viewer_id
         and m["read_receipts"]
         and m["deactivated_at"] is None
+        and m["request_state"] is None  # a request is read without its sender knowing
+        and not m["blocked_with_viewer"]
         and m["read_position"] > max(m["joined_position"], viewer["joined_position"])
     }
 
@@ -210,6 +385,7 @@ async def add_members(
         if not new:
             raise BackchannelError("invalid_members", "Everyone named is already a member.")
         rules.check_group_size(len(current) + len(new), maximum=core.settings.max_group_size)
+        asked = _invitations(t, core, requester, new)
         position = t.next_position()
         db.add_members(
             t.conn,
@@ -217,7 +393,10 @@ async def add_members(
             [(u["id"], "member") for u in new],
             position=position,
             now=t.now_ms,
+            requests_from=asked,
         )
+        for user_id in asked:
+            emit_membership(t, core.settings, conversation["id"], pid, user_id)
         view = conversation_view(conversation, db.member_rows(t.conn, [conversation["id"]]))
         emit(
             t,
@@ -231,7 +410,7 @@ async def add_members(
             position=position,
         )
         db.update_conversation(t.conn, conversation["id"], last_position=position)
-        return _detail(t.conn, requester, pid)
+        return _detail(t.conn, core.settings, requester, pid)
 
     return await core.store.write("add_members", txn)
 
@@ -305,7 +484,7 @@ async def rename(core: Core, requester: Requester, pid: str, title: str | None) 
             {"conversation_id": pid, "title": clean_title, "by": requester.handle},
             conversation_id=conversation["id"],
         )
-        return _detail(t.conn, requester, pid)
+        return _detail(t.conn, core.settings, requester, pid)
 
     return await core.store.write("rename", txn)
 
@@ -329,7 +508,10 @@ async def mark_read(core: Core, requester: Requester, pid: str, message_pid: str
             conversation_id=conversation["id"],
             user_id=requester.user_id,
         )
-        if user_db.read_receipts_on(t.conn, requester.user_id):
+        # A request is read without its sender knowing; receipts start once accepted.
+        if conversation["request_state"] is None and user_db.read_receipts_on(
+            t.conn, requester.user_id
+        ):
             emit(
                 t,
                 "receipt.updated",
@@ -341,7 +523,137 @@ async def mark_read(core: Core, requester: Requester, pid: str, message_pid: str
                 },
                 conversation_id=conversation["id"],
                 message_position=position,  # not to members who joined after that message
+                actor_id=requester.user_id,  # not across a block
             )
         return position
 
     return await core.store.write("mark_read", txn)
+
+
+async def accept_request(core: Core, requester: Requester, pid: str) -> dict[str, Any]:
+    """Accept a message request: the conversation moves to Primary, and from now on the
+    sender sees read receipts, typing and presence as in any conversation. Idempotent."""
+
+    def txn(t: WriteTxn) -> dict[str, Any]:
+        conversation = access.conversation(t.conn, requester, pid)
+        if conversation["request_state"] is not None:
+            accept_in_txn(t, core.settings, conversation, requester.user_id)
+        return _detail(t.conn, core.settings, requester, pid)
+
+    return await core.store.write("accept_request", txn)
+
+
+def accept_in_txn(
+    t: WriteTxn, settings: Settings, conversation: Mapping[Any, Any], user_id: int
+) -> None:
+    db.set_membership(
+        t.conn,
+        conversation["id"],
+        user_id,
+        request_state=None,
+        folder="primary",
+        request_messages=0,
+    )
+    emit_membership(t, settings, conversation["id"], conversation["pid"], user_id)
+
+
+async def decline_request(
+    core: Core,
+    requester: Requester,
+    pid: str,
+    *,
+    block: bool = False,
+    report: dict[str, str] | None = None,
+) -> None:
+    """Delete a message request (optionally blocking and reporting its sender, in one
+    action). The sender is not told: to them the request still looks pending, and their
+    messages reach the requester as a new request only after `request_cooldown_seconds`.
+    A group request is declined by leaving the group."""
+    from backchannel.services import moderation
+
+    def txn(t: WriteTxn) -> int | None:
+        conversation = access.conversation(t.conn, requester, pid)
+        if conversation["request_state"] != "pending":
+            raise BackchannelError("not_a_request", "That conversation is not a pending request.")
+        asker = conversation["request_from"]
+        if conversation["kind"] == "group":
+            leave_in_txn(t, conversation["id"], requester.user_id, by_id=requester.user_id)
+        else:
+            db.set_membership(
+                t.conn,
+                conversation["id"],
+                requester.user_id,
+                request_state="declined",
+                declined_at=t.now_ms,
+            )
+            emit_membership(t, core.settings, conversation["id"], pid, requester.user_id)
+        if asker is not None:
+            user_db.count_declined_request(t.conn, asker)
+        if block and asker is not None:
+            safety_db.add_block(
+                t.conn, blocker_id=requester.user_id, blocked_id=asker, now=t.now_ms
+            )
+        if report is not None and asker is not None:
+            moderation.file_report_in_txn(
+                t,
+                reporter_id=requester.user_id,
+                target_user_id=asker,
+                conversation_id=conversation["id"],
+                message_id=None,
+                reason=report["reason"],
+                comment=report.get("comment", ""),
+            )
+        return asker if block else None
+
+    blocked = await core.store.write("decline_request", txn)
+    if blocked is not None:
+        await safety.after_block(core, requester, blocked)
+
+
+async def update_membership(
+    core: Core,
+    requester: Requester,
+    pid: str,
+    *,
+    folder: str | None = None,
+    archived: bool | None = None,
+    hidden: bool | None = None,
+    pinned: bool | None = None,
+    muted: bool | None = None,
+    muted_until_ms: int | None = None,
+) -> dict[str, Any]:
+    """Change the requester's own view of a conversation: move it between Primary and
+    General, archive it or hide a group (both until new activity), pin it, mute it
+    (until a time, or for ever). Nobody else learns of it."""
+    if folder is not None:
+        policy.check_choice(folder, policy.MOVABLE_FOLDERS, field="folder")
+
+    def txn(t: WriteTxn) -> dict[str, Any]:
+        conversation = access.conversation(t.conn, requester, pid)
+        values: dict[str, Any] = {}
+        if folder is not None:
+            if conversation["request_state"] is not None:
+                raise BackchannelError(
+                    "not_accepted", "Accept the request before moving the conversation."
+                )
+            values["folder"] = folder
+        if archived is not None:
+            values["archived_position"] = conversation["last_position"] if archived else None
+        if hidden is not None:
+            if conversation["kind"] != "group" and hidden:
+                raise BackchannelError("forbidden", "Only groups can be hidden; archive instead.")
+            values["hidden_position"] = conversation["last_position"] if hidden else None
+        if pinned is not None:
+            values["pinned_at"] = t.now_ms if pinned else None
+        if muted is not None:
+            values["muted_until"] = (muted_until_ms or policy.MUTE_FOREVER) if muted else None
+        if values:
+            db.set_membership(t.conn, conversation["id"], requester.user_id, **values)
+            emit_membership(t, core.settings, conversation["id"], pid, requester.user_id)
+        return _detail(t.conn, core.settings, requester, pid)
+
+    return await core.store.write("update_membership", txn)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

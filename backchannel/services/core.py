@@ -14,6 +14,8 @@ from argon2 import PasswordHasher
 from backchannel.broker.local import LocalBroker
 from backchannel.config import Settings
 from backchannel.observability import Metrics
+from backchannel.ratelimit import RateLimiter
+from backchannel.ratelimit.local import LocalLimiter
 from backchannel.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,8 @@ class Core:
     typing_timers: dict[tuple[int, str], tuple[asyncio.TimerHandle, list[int]]] = field(
         default_factory=dict
     )
+    # Per-sender and per-IP limits (backchannel/ratelimit); app.py passes the shared one.
+    limiter: RateLimiter = field(default_factory=LocalLimiter)
 
     def __post_init__(self) -> None:
         self.hasher = PasswordHasher(

@@ -28,10 +28,15 @@ EVENT_TYPES: dict[str, tuple[str, str]] = {
     "reaction.added": ("members", "Someone reacted to a message."),
     "reaction.removed": ("members", "Someone took a reaction back."),
     "read.updated": ("you", "Your read marker moved (on some device); unread counts follow."),
+    "membership.updated": (
+        "you",
+        "Your own view of a conversation changed: folder, request, archive, mute, pin.",
+    ),
     "receipt.updated": (
         "members with read receipts on",
         "Another member read up to a message (only between people who both share receipts).",
     ),
+    "account.warned": ("you", "A moderator warned you about your conduct."),
 }
 
 
@@ -44,8 +49,12 @@ def emit(
     user_id: int | None = None,
     position: int | None = None,
     message_position: int | None = None,
+    actor_id: int | None = None,
 ) -> int:
-    """Append an event in the current write transaction. Returns its position."""
+    """Append an event in the current write transaction. Returns its position.
+
+    `actor_id`: set for events a block holds back (reactions, receipts): members in a
+    block with the actor, either way, do not get them (store/events.py)."""
     assert type in EVENT_TYPES, type
     if position is None:
         position = t.next_position()
@@ -58,5 +67,6 @@ def emit(
         conversation_id=conversation_id,
         user_id=user_id,
         message_position=message_position,
+        actor_id=actor_id,
     )
     return position

@@ -6,13 +6,16 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+from backchannel.config import Settings
 from backchannel.domain import messages as rules
+from backchannel.domain import policy
 from backchannel.domain.ids import new_id
 from backchannel.errors import BackchannelError
-from backchannel.services import access, pagination
+from backchannel.services import access, conversations, pagination, safety
 from backchannel.services.core import Core, Requester
 from backchannel.services.events import emit
 from backchannel.services.views import iso, message_view
+from backchannel.store import accounts as user_db
 from backchannel.store import conversations as conv_db
 from backchannel.store import messages as db
 from backchannel.store.database import ReadTxn, WriteTxn
@@ -60,12 +63,21 @@ def send_message_nowait(
             existing = db.message_by_txn(t.conn, requester.user_id, txn_id)
             if existing is not None:
                 _check_same_request(existing, conversation_pid, text)
-                reactions = db.reactions_for(t.conn, [existing["id"]])
+                reactions = db.reactions_for(t.conn, [existing["id"]], viewer_id=requester.user_id)
                 return message_view(existing, reactions.get(existing["id"])), False
         reply = None
         if reply_to is not None:
             reply = access.message(t.conn, requester, conversation, reply_to)
-        view = _insert(t, requester, conversation, text=text, txn_id=txn_id, reply=reply)
+        private_to = admit(t, core.settings, requester, conversation)
+        view = _insert(
+            t,
+            requester,
+            conversation,
+            text=text,
+            txn_id=txn_id,
+            reply=reply,
+            private_to=private_to,
+        )
         return view, True
 
     return core.store.write_nowait("send_message", txn)
@@ -81,6 +93,83 @@ def _check_same_request(existing: Mapping[Any, Any], conversation_pid: str, text
         )
 
 
+def admit(
+    t: WriteTxn,
+    settings: Settings,
+    requester: Requester,
+    conversation: Mapping[Any, Any],
+    *,
+    has_media: bool = False,
+) -> int | None:
+    """Whether and how the requester's new message goes out; None: to every member, or the
+    requester's id: to nobody else (it looks sent to them, and never arrives).
+
+    Replying to a request accepts it. In a direct conversation: the blocker may not send;
+    the blocked person's messages stay private to them; a request's sender may send
+    `request_message_limit` text messages until it is accepted, and a declined request
+    still takes them (privately) until its cool-down is over, when they start a new one.
+    """
+    if conversation["request_state"] is not None:
+        conversations.accept_in_txn(t, settings, conversation, requester.user_id)
+    if conversation["kind"] != "direct":
+        return None
+    if conversation["blocking_other"]:
+        raise BackchannelError("blocked_by_you", "You blocked them; unblock them to send.")
+    if conversation["other_request_state"] is None:
+        return requester.user_id if conversation["blocked_by_other"] else None
+    return _request_message(t, settings, requester, conversation, has_media=has_media)
+
+
+def _request_message(
+    t: WriteTxn,
+    settings: Settings,
+    requester: Requester,
+    conversation: Mapping[Any, Any],
+    *,
+    has_media: bool,
+) -> int | None:
+    """One more message in the request to the other member of a direct conversation."""
+    other = conversation["other_id"]
+    status = safety.request_status(settings, conversation, "other_", t.now_ms)
+    renewed = status in ("expired", "renewable")
+    sent = 0 if renewed else conversation["other_request_messages"]
+    if sent >= settings.request_message_limit:
+        raise BackchannelError(
+            "request_limit_reached",
+            f"You can send {settings.request_message_limit} message(s) until they accept "
+            "your request.",
+        )
+    policy.check_request_message(has_media=has_media)
+    if renewed:
+        conv_db.set_membership(
+            t.conn,
+            conversation["id"],
+            other,
+            request_state="pending",
+            folder="requests",
+            request_from=requester.user_id,
+            request_at=t.now_ms,
+            request_messages=0,
+            declined_at=None,
+        )
+    conv_db.count_request_message(t.conn, conversation["id"], other)
+    if sent == 0:
+        user_db.count_request_sent(t.conn, requester.user_id)
+    if renewed:
+        conversations.emit_membership(t, settings, conversation["id"], conversation["pid"], other)
+    if status == "declined" or conversation["blocked_by_other"]:
+        return requester.user_id
+    return None
+
+
+def _about(message: Mapping[Any, Any]) -> dict[str, Any]:
+    """Where an event about a message goes: to its members, or only to its sender when the
+    message is private to them."""
+    if message["private_to"] is not None:
+        return {"user_id": message["private_to"]}
+    return {"message_position": message["position"]}
+
+
 def _insert(
     t: WriteTxn,
     requester: Requester,
@@ -90,9 +179,11 @@ def _insert(
     txn_id: str | None,
     reply: Mapping[Any, Any] | None,
     forwarded: bool = False,
+    private_to: int | None = None,
 ) -> dict[str, Any]:
     """Insert a message, its event and the conversation's activity, building the view
-    from what is at hand rather than reading the row back."""
+    from what is at hand rather than reading the row back. A message private to its
+    sender leaves the conversation's activity alone (nobody else may notice it)."""
     position = t.next_position()
     pid = new_id("m")
     quote = None if reply is None or reply["text"] is None else reply["text"][:QUOTE_LENGTH]
@@ -108,6 +199,7 @@ def _insert(
         reply_text=quote,
         forwarded=forwarded,
         now=t.now_ms,
+        private_to=private_to,
     )
     view = {
         "id": pid,
@@ -138,8 +230,10 @@ def _insert(
         {"message": view},
         conversation_id=conversation["id"],
         position=position,
+        user_id=private_to,
     )
-    conv_db.touch(t.conn, conversation["id"], position=position, at=t.now_ms)
+    if private_to is None:
+        conv_db.touch(t.conn, conversation["id"], position=position, at=t.now_ms)
     return view
 
 
@@ -182,7 +276,9 @@ async def history(
         else:
             rows = rows[-size:] if more else rows
             older, newer = more, before_pos is not None
-        reactions = db.reactions_for(t.conn, [row["id"] for row in rows])
+        reactions = db.reactions_for(
+            t.conn, [row["id"] for row in rows], viewer_id=requester.user_id
+        )
         return {
             "items": [message_view(row, reactions.get(row["id"])) for row in rows],
             "before_cursor": pagination.encode(rows[0]["position"]) if rows and older else None,
@@ -198,7 +294,8 @@ async def get_message(
     def txn(t: ReadTxn) -> dict[str, Any]:
         conversation = access.conversation(t.conn, requester, conversation_pid)
         message = access.message(t.conn, requester, conversation, message_pid)
-        return message_view(message, db.reactions_for(t.conn, [message["id"]]).get(message["id"]))
+        reactions = db.reactions_for(t.conn, [message["id"]], viewer_id=requester.user_id)
+        return message_view(message, reactions.get(message["id"]))
 
     return await core.store.read("get_message", txn)
 
@@ -230,9 +327,9 @@ async def edit_message(
                     "edited_at": iso(t.now_ms),
                 },
                 conversation_id=conversation["id"],
-                message_position=message["position"],
+                **_about(message),
             )
-        return _reload(t, message["id"])
+        return _reload(t, message["id"], requester.user_id)
 
     return await core.store.write("edit_message", txn)
 
@@ -254,8 +351,9 @@ async def unsend_message(
                 {"conversation_id": conversation_pid, "message_id": message_pid},
                 # to every member, even those who joined later: they may hold a quote of it
                 conversation_id=conversation["id"],
+                user_id=message["private_to"],
             )
-        return _reload(t, message["id"])
+        return _reload(t, message["id"], requester.user_id)
 
     return await core.store.write("unsend_message", txn)
 
@@ -321,7 +419,8 @@ async def set_reaction(
                 "reaction.added",
                 data,
                 conversation_id=conversation["id"],
-                message_position=message["position"],
+                actor_id=requester.user_id,
+                **_about(message),
             )
         elif not on and emoji in mine:
             db.remove_reaction(
@@ -332,9 +431,10 @@ async def set_reaction(
                 "reaction.removed",
                 data,
                 conversation_id=conversation["id"],
-                message_position=message["position"],
+                actor_id=requester.user_id,
+                **_about(message),
             )
-        return _reload(t, message["id"])
+        return _reload(t, message["id"], requester.user_id)
 
     return await core.store.write("set_reaction", txn)
 
@@ -364,6 +464,7 @@ async def forward_message(
                 txn_id=None,
                 reply=None,
                 forwarded=True,
+                private_to=admit(t, core.settings, requester, destination),
             )
             for destination in destinations
         ]
@@ -376,6 +477,7 @@ def _require_not_unsent(message: Mapping[Any, Any]) -> None:
         raise BackchannelError("message_unsent", "That message was unsent.")
 
 
-def _reload(t: WriteTxn, message_id: int) -> dict[str, Any]:
+def _reload(t: WriteTxn, message_id: int, viewer_id: int) -> dict[str, Any]:
     row = db.messages_by_ids(t.conn, [message_id])[message_id]
-    return message_view(row, db.reactions_for(t.conn, [message_id]).get(message_id))
+    reactions = db.reactions_for(t.conn, [message_id], viewer_id=viewer_id)
+    return message_view(row, reactions.get(message_id))

@@ -19,15 +19,16 @@ TYPING_TTL_MS = 5000
 
 async def typing(core: Core, requester: Requester, conversation_pid: str, active: bool) -> None:
     """Tell the other members (not the typist's own devices) that the requester is typing,
-    or stopped. An indicator not refreshed within TYPING_TTL_MS ends by itself."""
+    or stopped. An indicator not refreshed within TYPING_TTL_MS ends by itself.
+
+    Not across a block, and not while either side holds the conversation as an
+    unanswered request: a recipient reads a request without the sender knowing."""
 
     def txn(t: ReadTxn) -> list[int]:
         conversation = access.conversation(t.conn, requester, conversation_pid)
-        return [
-            uid
-            for uid in conv_db.member_ids(t.conn, conversation["id"])
-            if uid != requester.user_id
-        ]
+        if conversation["request_state"] is not None:
+            return []
+        return conv_db.signal_audience(t.conn, conversation["id"], requester.user_id)
 
     recipients = await core.store.read("typing", txn)
     key = (requester.user_id, conversation_pid)

@@ -25,7 +25,14 @@ USER_COLUMNS = (
 
 
 def insert_user(
-    conn: Connection, *, pid: str, handle: str, display_name: str, password_hash: str, now: int
+    conn: Connection,
+    *,
+    pid: str,
+    handle: str,
+    display_name: str,
+    password_hash: str,
+    now: int,
+    role: str = "user",
 ) -> RowMapping:
     row = conn.execute(
         insert(users)
@@ -35,10 +42,21 @@ def insert_user(
             display_name=display_name,
             password_hash=password_hash,
             created_at=now,
+            role=role,
         )
         .returning(*USER_COLUMNS)
     ).mappings()
     return row.one()
+
+
+def any_user_exists(conn: Connection) -> bool:
+    """Whether any account was ever created (deactivated ones count)."""
+    return conn.execute(select(users.c.id).limit(1)).first() is not None
+
+
+def is_suspended(conn: Connection, user_id: int) -> bool:
+    at = conn.execute(select(users.c.suspended_at).where(users.c.id == user_id)).scalar()
+    return at is not None
 
 
 def handle_exists(conn: Connection, handle: str) -> bool:
@@ -136,22 +154,27 @@ _SESSION_WITH_USER = Prepared(
     SELECT s.id AS session_id, s.pid AS session_pid, s.last_used_at,
            u.id, u.pid, u.handle, u.display_name, u.bio, u.created_at, u.deactivated_at
     FROM sessions s JOIN users u ON u.id = s.user_id
-    WHERE s.token_hash = :token_hash AND u.deactivated_at IS NULL
+    WHERE s.token_hash = :token_hash AND u.deactivated_at IS NULL AND u.suspended_at IS NULL
     """,
 )
 
 
 def session_with_user(conn: Connection, token_hash: str) -> Mapping[Any, Any] | None:
-    """The session and its (active) user for a token hash, in one query (every request)."""
+    """The session and its (active, not suspended) user for a token hash, in one query
+    (every request). A suspension deletes the sessions too: this is belt and braces."""
     return _SESSION_WITH_USER(conn, token_hash=token_hash).mapping()
 
 
 def session_active(conn: Connection, session_id: int) -> bool:
-    """Whether the session exists and belongs to an active account."""
+    """Whether the session exists and belongs to an active, unsuspended account."""
     row = conn.execute(
         select(sessions.c.id)
         .join(users, users.c.id == sessions.c.user_id)
-        .where(sessions.c.id == session_id, users.c.deactivated_at.is_(None))
+        .where(
+            sessions.c.id == session_id,
+            users.c.deactivated_at.is_(None),
+            users.c.suspended_at.is_(None),
+        )
     ).first()
     return row is not None
 
@@ -271,4 +294,37 @@ def delete_follows_of(conn: Connection, user_id: int) -> None:
         delete(follows).where(
             or_(follows.c.follower_id == user_id, follows.c.followee_id == user_id)
         )
+    )
+
+
+def count_request_sent(conn: Connection, user_id: int) -> None:
+    """One more message request started by the user (feeds the trust tier)."""
+    conn.execute(
+        update(users).where(users.c.id == user_id).values(requests_sent=users.c.requests_sent + 1)
+    )
+
+
+def count_declined_request(conn: Connection, user_id: int) -> None:
+    """One more of the user's requests declined by its recipient (feeds the trust tier)."""
+    conn.execute(
+        update(users)
+        .where(users.c.id == user_id)
+        .values(requests_declined=users.c.requests_declined + 1)
+    )
+
+
+def settings_of(conn: Connection, user_id: int) -> RowMapping | None:
+    """A user's own settings (not part of any profile others see)."""
+    return (
+        conn.execute(
+            select(
+                users.c.read_receipts,
+                users.c.activity_status,
+                users.c.dm_inbox,
+                users.c.dm_requests,
+                users.c.birth_date,
+            ).where(users.c.id == user_id)
+        )
+        .mappings()
+        .first()
     )

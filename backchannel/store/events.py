@@ -17,16 +17,17 @@ _APPEND = Prepared(
     "append_event",
     """
     INSERT INTO events (position, conversation_id, user_id, message_position, type, payload,
-                        created_at)
+                        created_at, actor_id)
     VALUES (:position, :conversation_id, :user_id, :message_position, :type, :payload,
-            :created_at)
+            :created_at, :actor_id)
     """,
     deferrable=True,
 )
 _CURRENT = Prepared("current_position", "SELECT position FROM stream_state WHERE id = 1")
 # Who may see a conversation event `e`, as member span `s` of user `s.user_id`: while the
 # span covers the event's position (joining and leaving events included) and, for events
-# about a message, the message's too; receipts only for users who share them. One text for
+# about a message, the message's too; receipts only for users who share them; events with
+# an actor (reactions, receipts) not across a block, either way. One text for
 # a user's sync (_FOR_USER) and the node's fan-out (_AUDIENCE), so the two cannot drift.
 _VISIBLE_IN_SPAN = """
     e.position >= s.start_position
@@ -34,6 +35,10 @@ _VISIBLE_IN_SPAN = """
     AND (s.end_position IS NULL OR e.position <= s.end_position)
     AND (e.type <> 'receipt.updated'
          OR (SELECT u.read_receipts FROM users u WHERE u.id = s.user_id) = 1)
+    AND (e.actor_id IS NULL
+         OR NOT EXISTS (SELECT 1 FROM blocks b
+                        WHERE (b.blocker_id = s.user_id AND b.blocked_id = e.actor_id)
+                           OR (b.blocker_id = e.actor_id AND b.blocked_id = s.user_id)))
 """
 # The user's conversation events, then the events addressed to them.
 _FOR_USER = Prepared(
@@ -93,9 +98,11 @@ def append(
     conversation_id: int | None = None,
     user_id: int | None = None,
     message_position: int | None = None,
+    actor_id: int | None = None,
 ) -> None:
     """Append one event. `user_id` set: only that user ever sees it. `message_position`:
-    the event is about that message, and only members who can see it get the event."""
+    the event is about that message, and only members who can see it get the event.
+    `actor_id`: who caused it; nobody in a block with them gets it."""
     _APPEND(
         conn,
         position=position,
@@ -105,6 +112,7 @@ def append(
         type=type,
         payload=payload,
         created_at=now,
+        actor_id=actor_id,
     )
 
 

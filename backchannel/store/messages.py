@@ -4,9 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, delete, func, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    Select,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 
 from backchannel.store.prepared import Prepared
+from backchannel.store.safety import blocked_between
 from backchannel.store.tables import (
     conversations,
     message_edits,
@@ -33,6 +46,7 @@ MESSAGE_COLUMNS = (
     messages.c.created_at,
     messages.c.edited_at,
     messages.c.unsent_at,
+    messages.c.private_to,
 )
 # Everything a message's JSON needs, in one row.
 FULL_COLUMNS = (
@@ -45,6 +59,12 @@ FULL_COLUMNS = (
     messages.c.reply_text.label("reply_text"),
     _reply_sender.c.handle.label("reply_sender_handle"),
 )
+
+
+def visible_to(user_id: int) -> ColumnElement[bool]:
+    """A message the user may see at all: not private to someone else (see
+    `messages.private_to`)."""
+    return or_(messages.c.private_to.is_(None), messages.c.private_to == user_id)
 
 
 def _full_select() -> Select[Any]:
@@ -61,9 +81,9 @@ _INSERT_MESSAGE = Prepared(
     "insert_message",
     """
     INSERT INTO messages (pid, conversation_id, sender_id, position, txn_id, text,
-                          reply_to_id, reply_text, forwarded, created_at)
+                          reply_to_id, reply_text, forwarded, created_at, private_to)
     VALUES (:pid, :conversation_id, :sender_id, :position, :txn_id, :text,
-            :reply_to_id, :reply_text, :forwarded, :created_at)
+            :reply_to_id, :reply_text, :forwarded, :created_at, :private_to)
     """,
     deferrable=True,
 )
@@ -85,8 +105,10 @@ def insert_message(
     reply_text: str | None,
     forwarded: bool,
     now: int,
+    private_to: int | None = None,
 ) -> None:
-    """Insert a message (hot path: prepared SQL, no RETURNING round trip)."""
+    """Insert a message (hot path: prepared SQL, no RETURNING round trip). `private_to`:
+    only that user sees it (see `messages.private_to`)."""
     _INSERT_MESSAGE(
         conn,
         pid=pid,
@@ -99,6 +121,7 @@ def insert_message(
         reply_text=reply_text,
         forwarded=int(forwarded),
         created_at=now,
+        private_to=private_to,
     )
 
 
@@ -133,6 +156,7 @@ def visible_message(
                 messages.c.pid == pid,
                 messages.c.conversation_id == conversation_id,
                 messages.c.position >= from_position,
+                visible_to(user_id),
                 ~hidden,
             )
         )
@@ -168,6 +192,7 @@ def history_page(
     query = _full_select().where(
         messages.c.conversation_id == conversation_id,
         messages.c.position >= from_position,
+        visible_to(user_id),
         ~hidden,
     )
     if after is not None:
@@ -182,16 +207,22 @@ def history_page(
     return rows
 
 
-def reactions_for(conn: Connection, message_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
-    """(emoji, handle) pairs per message, in the order they were added."""
+def reactions_for(
+    conn: Connection, message_ids: list[int], *, viewer_id: int | None = None
+) -> dict[int, list[tuple[str, str]]]:
+    """(emoji, handle) pairs per message, in the order they were added. With `viewer_id`:
+    without the reactions of people in a block with the viewer."""
     if not message_ids:
         return {}
-    rows = conn.execute(
+    query = (
         select(reactions.c.message_id, reactions.c.emoji, users.c.handle)
         .join(users, users.c.id == reactions.c.user_id)
         .where(reactions.c.message_id.in_(message_ids))
         .order_by(reactions.c.created_at, reactions.c.emoji, users.c.id)
     )
+    if viewer_id is not None:
+        query = query.where(~blocked_between(viewer_id, reactions.c.user_id))
+    rows = conn.execute(query)
     result: dict[int, list[tuple[str, str]]] = {}
     for message_id, emoji, handle in rows:
         result.setdefault(message_id, []).append((emoji, handle))

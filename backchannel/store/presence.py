@@ -2,13 +2,15 @@
 
 Who may see a user's presence is decided here, in one place: people who are
 currently members of a conversation with them (rows in `members`; leaving
-deletes the row), both having `activity_status` on, neither deactivated.
+deletes the row) that neither of them holds as an unanswered message request, both
+having `activity_status` on, neither deactivated, no block between them either way.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Connection, RowMapping, exists, select, update
 
+from backchannel.store.safety import blocked_between
 from backchannel.store.tables import members, users
 
 # Ids per UPDATE ... WHERE id IN (...): well under every engine's bound-parameter limit.
@@ -38,8 +40,11 @@ def audience(conn: Connection, user_id: int) -> tuple[RowMapping | None, list[in
         .where(
             mine.c.user_id == user_id,
             theirs.c.user_id != user_id,
+            mine.c.request_state.is_(None),
+            theirs.c.request_state.is_(None),
             users.c.activity_status == 1,
             users.c.deactivated_at.is_(None),
+            ~blocked_between(user_id, theirs.c.user_id),
         )
     ).scalars()
     return user, list(viewers)
@@ -56,14 +61,24 @@ def visible_to(conn: Connection, viewer_id: int, handles: list[str]) -> dict[str
         select(1)
         .select_from(mine)
         .join(theirs, theirs.c.conversation_id == mine.c.conversation_id)
-        .where(mine.c.user_id == viewer_id, theirs.c.user_id == users.c.id)
+        .where(
+            mine.c.user_id == viewer_id,
+            theirs.c.user_id == users.c.id,
+            mine.c.request_state.is_(None),
+            theirs.c.request_state.is_(None),
+        )
     )
     query = select(users.c.id, users.c.handle, users.c.last_active_at).where(
         users.c.handle.in_(handles), users.c.deactivated_at.is_(None)
     )
     if viewer_on:
         query = query.where(
-            (users.c.id == viewer_id) | ((users.c.activity_status == 1) & shares_a_conversation)
+            (users.c.id == viewer_id)
+            | (
+                (users.c.activity_status == 1)
+                & shares_a_conversation
+                & ~blocked_between(viewer_id, users.c.id)
+            )
         )
     else:
         query = query.where(users.c.id == viewer_id)

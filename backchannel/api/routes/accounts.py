@@ -6,16 +6,21 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from backchannel.api import schemas as s
+from backchannel.api.client_ip import ClientIpDep, limit_key
 from backchannel.api.deps import CoreDep, RequesterDep
 from backchannel.api.responses import json, no_content
+from backchannel.ratelimit import enforce
 from backchannel.services import accounts
+from backchannel.services.core import Core
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
 @router.post("/accounts", status_code=201, response_model=s.AuthOut)
-async def register(body: s.AccountIn, core: CoreDep) -> Response:
+async def register(body: s.AccountIn, core: CoreDep, ip: ClientIpDep) -> Response:
     """Create an account; the reply carries a bearer token for this device."""
+    if core.settings.rate_limits:
+        await _limit_registration(core, ip)
     user, token = await accounts.register(
         core,
         handle=body.handle,
@@ -27,12 +32,48 @@ async def register(body: s.AccountIn, core: CoreDep) -> Response:
 
 
 @router.post("/sessions", status_code=201, response_model=s.AuthOut)
-async def login(body: s.SessionIn, core: CoreDep) -> Response:
+async def login(body: s.SessionIn, core: CoreDep, ip: ClientIpDep) -> Response:
     """Log in on a device: a new session and its bearer token."""
+    if core.settings.rate_limits:
+        await _limit_login(core, ip, body.handle)
     user, token = await accounts.login(
         core, handle=body.handle, password=body.password, device_name=body.device_name
     )
     return json({"token": token, "user": user}, 201)
+
+
+async def _limit_registration(core: Core, ip: str) -> None:
+    """Per client IP, before any password hashing (refusing a flood must be cheap).
+    Every attempt let through counts, whether or not it then creates an account (a taken
+    handle, a weak password)."""
+    await enforce(
+        core.limiter,
+        f"accounts:ip:{limit_key(ip)}",
+        limit=core.settings.limit_accounts_per_ip_per_hour,
+        window_seconds=3600,
+        what="accounts created from your network",
+    )
+
+
+async def _limit_login(core: Core, ip: str, handle: str) -> None:
+    """Every attempt counts, successful or not (counting only failures would need a
+    check before and a hit after, which a burst of parallel guesses slips through), per
+    client IP and per handle (against guesses spread over many addresses). Before the
+    password is checked. An attempt refused per IP does not count against the handle."""
+    await enforce(
+        core.limiter,
+        f"logins:ip:{limit_key(ip)}",
+        limit=core.settings.limit_logins_per_ip_per_minute,
+        window_seconds=60,
+        what="login attempts from your network",
+    )
+    await enforce(
+        core.limiter,
+        f"logins:handle:{handle.strip().lower()}",
+        limit=core.settings.limit_logins_per_handle_per_minute,
+        window_seconds=60,
+        what="login attempts for this handle",
+    )
 
 
 @router.get("/sessions", response_model=s.SessionList)
@@ -77,7 +118,13 @@ async def update_settings(body: s.SettingsPatch, core: CoreDep, me: RequesterDep
     """Change your settings (only the fields you send)."""
     return json(
         await accounts.update_settings(
-            core, me, read_receipts=body.read_receipts, activity_status=body.activity_status
+            core,
+            me,
+            read_receipts=body.read_receipts,
+            activity_status=body.activity_status,
+            dm_inbox=body.dm_inbox,
+            dm_requests=body.dm_requests,
+            birth_date=body.birth_date,
         )
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
@@ -34,9 +36,11 @@ async def inbox(
     me: RequesterDep,
     cursor: str | None = None,
     limit: int | None = Query(None, ge=1, le=100),
+    folder: Literal["primary", "general", "requests", "hidden", "archived"] | None = None,
 ) -> Response:
-    """Your conversations by last activity, with the last message and unread count."""
-    return json(await conversations.inbox(core, me, cursor=cursor, limit=limit))
+    """A folder of your conversations, pinned first, then by last activity, with the last
+    message and unread count. No folder: primary and general together."""
+    return json(await conversations.inbox(core, me, cursor=cursor, limit=limit, folder=folder))
 
 
 @router.get("/{conversation_id}", response_model=s.ConversationOut)
@@ -76,3 +80,41 @@ async def mark_read(
     """Move your read marker up to a message; it never moves back."""
     position = await conversations.mark_read(core, me, conversation_id, body.up_to)
     return json({"read_position": position})
+
+
+@router.patch("/{conversation_id}/membership", response_model=s.ConversationOut)
+async def update_membership(
+    conversation_id: str, body: s.MembershipPatch, core: CoreDep, me: RequesterDep
+) -> Response:
+    """Your own view of it: move between Primary and General, archive, hide (groups), pin,
+    mute. Nobody else learns of it."""
+    until = None if body.muted_until is None else int(body.muted_until.timestamp() * 1000)
+    view = await conversations.update_membership(
+        core,
+        me,
+        conversation_id,
+        folder=body.folder,
+        archived=body.archived,
+        hidden=body.hidden,
+        pinned=body.pinned,
+        muted=body.muted,
+        muted_until_ms=until,
+    )
+    return json(view)
+
+
+@router.post("/{conversation_id}/accept", response_model=s.ConversationOut)
+async def accept(conversation_id: str, core: CoreDep, me: RequesterDep) -> Response:
+    """Accept a message request: it moves to Primary. Idempotent."""
+    return json(await conversations.accept_request(core, me, conversation_id))
+
+
+@router.post("/{conversation_id}/decline", status_code=204)
+async def decline(
+    conversation_id: str, body: s.DeclineIn, core: CoreDep, me: RequesterDep
+) -> Response:
+    """Delete a message request, optionally blocking and reporting the sender at once.
+    The sender is not told."""
+    report = None if body.report is None else body.report.model_dump()
+    await conversations.decline_request(core, me, conversation_id, block=body.block, report=report)
+    return no_content()

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from backchannel.api import schemas as s
 from backchannel.api.deps import CoreDep, RequesterDep
 from backchannel.api.responses import json, no_content
-from backchannel.services import social
+from backchannel.services import safety, social
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
@@ -16,6 +16,26 @@ router = APIRouter(prefix="/api/v1/users", tags=["users"])
 @router.get("/{handle}", response_model=s.ProfileOut)
 async def get_user(handle: str, core: CoreDep, me: RequesterDep) -> Response:
     return json(await social.get_user(core, me, handle))
+
+
+@router.get("/{handle}/can-message", response_model=s.CanMessageOut)
+async def can_message(handle: str, core: CoreDep, me: RequesterDep) -> Response:
+    """Whether and how you can message someone (direct, request, none), before composing."""
+    return json(await safety.can_message(core, me, handle))
+
+
+@router.put("/{handle}/block", status_code=204)
+async def block(handle: str, core: CoreDep, me: RequesterDep) -> Response:
+    """Block someone (idempotent). Nothing of theirs reaches you; they are not told."""
+    await safety.block(core, me, handle)
+    return no_content()
+
+
+@router.delete("/{handle}/block", status_code=204)
+async def unblock(handle: str, core: CoreDep, me: RequesterDep) -> Response:
+    """Unblock someone (idempotent)."""
+    await safety.unblock(core, me, handle)
+    return no_content()
 
 
 @router.put("/{handle}/follow", status_code=204)

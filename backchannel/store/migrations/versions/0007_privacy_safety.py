@@ -26,9 +26,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("birth_date", sa.String(10), nullable=True))
         batch.add_column(sa.Column("role", sa.String(16), nullable=False, server_default="user"))
         batch.add_column(sa.Column("suspended_at", sa.BigInteger, nullable=True))
-        batch.add_column(
-            sa.Column("requests_sent", sa.Integer, nullable=False, server_default="0")
-        )
+        batch.add_column(sa.Column("requests_sent", sa.Integer, nullable=False, server_default="0"))
         batch.add_column(
             sa.Column("requests_declined", sa.Integer, nullable=False, server_default="0")
         )
@@ -77,9 +75,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(16), nullable=False),
         sa.Column("reporter_id", PK, sa.ForeignKey("users.id"), nullable=True),
         sa.Column("target_user_id", PK, sa.ForeignKey("users.id"), nullable=True),
-        sa.Column(
-            "conversation_id", PK, sa.ForeignKey("conversations.id"), nullable=True
-        ),
+        sa.Column("conversation_id", PK, sa.ForeignKey("conversations.id"), nullable=True),
         sa.Column("message_id", PK, sa.ForeignKey("messages.id"), nullable=True),
         sa.Column("reason", sa.String(32), nullable=False),
         sa.Column("comment", sa.Text, nullable=False, server_default=""),
