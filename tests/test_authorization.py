@@ -73,6 +73,13 @@ CASES: dict[tuple[str, str], Builder] = {
         {},
         {"json": {"up_to": w.mid}},
     ),
+    ("PATCH", CONVERSATIONS + "/{conversation_id}/membership"): _body(
+        {"archived": True, "pinned": True, "muted": True}
+    ),
+    ("POST", CONVERSATIONS + "/{conversation_id}/accept"): _plain,
+    ("POST", CONVERSATIONS + "/{conversation_id}/decline"): _body(
+        {"block": True, "report": {"reason": "spam"}}
+    ),
     ("GET", MESSAGES): lambda _w, _u: ({}, {"params": {"limit": 10}}),
     ("POST", MESSAGES): lambda w, _u: ({}, {"json": {"text": "sneaky", "reply_to": w.mid}}),
     ("GET", MESSAGES + "/{message_id}"): _plain,

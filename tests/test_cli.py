@@ -325,6 +325,7 @@ async def test_a_suspension_from_the_cli_closes_live_streams_through_redis(
     tmp_path: Path,
     servers: Servers,
     redis_server: RedisProcess,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     data_dir = tmp_path / "served"
     server = await servers.serve(data_dir, env={"BACKCHANNEL_REDIS_URL": redis_server.url})
@@ -334,7 +335,7 @@ async def test_a_suspension_from_the_cli_closes_live_streams_through_redis(
     ):
         assert bob.token is not None
         ws, _ready = await open_stream(server.url, bob.token)
-        os.environ["BACKCHANNEL_REDIS_URL"] = redis_server.url  # the cli fixture restores it
+        monkeypatch.setenv("BACKCHANNEL_REDIS_URL", redis_server.url)  # for the command
         output = await asyncio.to_thread(
             run, cli, "moderation", "suspend", "bob", "--note", "spam", "--data-dir", str(data_dir)
         )

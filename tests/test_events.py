@@ -43,21 +43,35 @@ def covers(*types: str) -> Callable[[TestFn], TestFn]:
 # --- client state -------------------------------------------------------------------
 
 State = dict[str, Any]  # {"conversations": {id: summary}, "messages": {id: [message]}}
+# Every listing a client loads; together they hold each conversation once (hidden groups
+# excepted: those are listed nowhere until new activity).
+FOLDERS = ("primary", "general", "requests", "hidden", "archived")
+MEMBERSHIP = {
+    "folder": "primary",
+    "request": None,
+    "archived": False,
+    "hidden": False,
+    "muted": False,
+    "muted_until": None,
+    "pinned": False,
+}
 
 
 async def fetch_state(user: User) -> State:
     """What a client loads at start: the whole inbox and every conversation's history."""
     conversations: dict[str, dict[str, Any]] = {}
-    cursor = None
-    while True:
-        params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
-        r = await user.get(CONVERSATIONS, params=params)
-        assert r.status_code == 200, r.text
-        for item in r.json()["items"]:
-            conversations[item["id"]] = item
-        cursor = r.json()["next_cursor"]
-        if cursor is None:
-            break
+    for folder in FOLDERS:
+        cursor = None
+        while True:
+            params = {"limit": 100, "folder": folder, **({"cursor": cursor} if cursor else {})}
+            r = await user.get(CONVERSATIONS, params=params)
+            assert r.status_code == 200, r.text
+            for item in r.json()["items"]:
+                assert item["id"] not in conversations, f"{item['id']} in two folders"
+                conversations[item["id"]] = item
+            cursor = r.json()["next_cursor"]
+            if cursor is None:
+                break
     messages: dict[str, list[dict[str, Any]]] = {}
     for cid in conversations:
         items: list[dict[str, Any]] = []
@@ -103,15 +117,29 @@ def apply_event(state: State, event: dict[str, Any], me: str) -> None:
     if kind == "conversation.created":
         view = data["conversation"]
         assert view["id"] not in convs, "created twice"
-        convs[view["id"]] = {**view, "read_position": event["position"], "read_positions": {}}
+        convs[view["id"]] = {
+            **view,
+            **MEMBERSHIP,
+            "read_position": event["position"],
+            "read_positions": {},
+        }
         msgs[view["id"]] = []
+    elif kind == "membership.updated":
+        conv = convs[data["conversation_id"]]
+        conv.update({k: v for k, v in data.items() if k != "conversation_id"})
     elif kind == "member.joined":
         view = data["conversation"]
         if view["id"] in convs:
             convs[view["id"]].update(members=view["members"], member_count=view["member_count"])
+            convs[view["id"]].update(archived=False, hidden=False)
         else:  # I am among the new members
             assert me in [u["handle"] for u in data["users"]]
-            convs[view["id"]] = {**view, "read_position": event["position"], "read_positions": {}}
+            convs[view["id"]] = {
+                **view,
+                **MEMBERSHIP,
+                "read_position": event["position"],
+                "read_positions": {},
+            }
             msgs[view["id"]] = []
     elif kind == "member.left":
         cid = data["conversation_id"]
@@ -123,6 +151,7 @@ def apply_event(state: State, event: dict[str, Any], me: str) -> None:
             conv["members"] = [m for m in conv["members"] if m["id"] != data["user"]["id"]]
             conv["read_positions"].pop(data["user"]["handle"], None)
             conv["member_count"] = len(conv["members"])
+            conv.update(archived=False, hidden=False)
     elif kind == "member.role_changed":
         for member in convs[data["conversation_id"]]["members"]:
             if member["id"] == data["user"]["id"]:
@@ -132,6 +161,7 @@ def apply_event(state: State, event: dict[str, Any], me: str) -> None:
     elif kind == "message.created":
         message = data["message"]
         msgs[message["conversation_id"]].append(copy.deepcopy(message))
+        convs[message["conversation_id"]].update(archived=False, hidden=False)  # new activity
     elif kind == "message.edited":
         cid = data["conversation_id"]
         message = _find(msgs[cid], data["message_id"])
@@ -182,6 +212,7 @@ def normalize(state: State, me: str) -> dict[str, Any]:
             "role": dict(members)[me],
             "read_position": conv["read_position"],
             "read_positions": conv["read_positions"],
+            **{key: conv[key] for key in MEMBERSHIP},
             "unread_count": sum(
                 1
                 for m in messages
@@ -639,6 +670,44 @@ async def test_a_long_mixed_sequence_converges(api: Api) -> None:
         await dave.send(group, "alice left")
 
     await verify_action([alice, bob, carol, dave], action, set())
+
+
+@covers("membership.updated")
+async def test_own_view_of_a_conversation(api: Api) -> None:
+    alice, bob, carol = await api.users(3)
+    r = await bob.patch("/api/v1/me/settings", json={"dm_inbox": "following"})
+    assert r.status_code == 200, r.text
+    direct = await alice.direct(bob)  # a request to bob
+    await alice.send(direct, "hello bob")
+    group = await alice.group(bob, carol)
+    other = await carol.direct(alice)
+    await carol.send(other, "hi")
+
+    async def action() -> None:
+        r = await bob.post(f"{CONVERSATIONS}/{direct}/accept")
+        assert r.status_code == 200 and r.json()["folder"] == "primary", r.text
+        for body in (
+            {"folder": "general"},
+            {"pinned": True, "muted": True},
+            {"archived": True},
+        ):
+            r = await bob.patch(f"{CONVERSATIONS}/{direct}/membership", json=body)
+            assert r.status_code == 200, r.text
+        r = await alice.patch(f"{CONVERSATIONS}/{other}/membership", json={"archived": True})
+        assert r.status_code == 200 and r.json()["archived"], r.text
+        await carol.send(other, "are you there?")  # unarchives it for alice
+        r = await carol.patch(
+            f"{CONVERSATIONS}/{group}/membership",
+            json={"muted": True, "muted_until": "2099-01-01T00:00:00Z"},
+        )
+        assert r.json()["muted_until"] == "2099-01-01T00:00:00.000Z", r.text
+
+    seen = await verify_action([alice, bob, carol], action, {"membership.updated"})
+    # each sees only their own changes: bob's accept and three edits, alice's archive
+    counts = {
+        u.handle: types(seen[u.handle]).count("membership.updated") for u in (alice, bob, carol)
+    }
+    assert counts == {alice.handle: 1, bob.handle: 4, carol.handle: 1}
 
 
 def test_every_event_type_is_covered() -> None:
