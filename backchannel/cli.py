@@ -192,6 +192,9 @@ def serve(
             access_log=False,
             timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout_seconds),
             server_header=False,
+            # The app resolves client addresses itself, by `trusted_proxies`
+            # (api/client_ip.py); uvicorn's own rewrite would trust any local peer.
+            proxy_headers=False,
         )
     )
     server.run()

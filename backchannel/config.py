@@ -355,7 +355,7 @@ class Settings(BaseSettings):
         40,
         ge=1,
         le=100,
-        description="Spam score (0–100) from which a request goes to Hidden Requests and a "
+        description="Spam score (0 to 100) from which a request goes to Hidden Requests and a "
         "message is hidden behind a warning. A recipient's hidden words reach it on their own.",
     )
     spam_hold_score: int = Field(

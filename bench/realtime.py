@@ -55,6 +55,8 @@ T = TypeVar("T")
 
 PASSWORD = "bench password 1"
 FAST_HASH = {"BACKCHANNEL_ARGON2_TIME_COST": "1", "BACKCHANNEL_ARGON2_MEMORY_KIB": "64"}
+# A load test: many accounts from one address, strangers messaging each other at full speed.
+OPEN = {"BACKCHANNEL_RATE_LIMITS": "false", "BACKCHANNEL_DM_INBOX_DEFAULT": "everyone"}
 SATURATED = 0.9  # a Python process at 90 % of a core is CPU-bound
 TARGETS = {
     "ws_accepted_per_second": 10_000,
@@ -128,7 +130,7 @@ class Server:
 
 def server_env(extra: dict[str, str] | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BACKCHANNEL_")}
-    env.update(FAST_HASH, BACKCHANNEL_LOG_LEVEL="warning", BACKCHANNEL_LOG_FORMAT="text")
+    env.update(FAST_HASH, OPEN, BACKCHANNEL_LOG_LEVEL="warning", BACKCHANNEL_LOG_FORMAT="text")
     env.update(extra or {})
     return env
 

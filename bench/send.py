@@ -42,7 +42,13 @@ async def bench_service(data_dir: Path, messages: int, concurrency: int) -> dict
     from backchannel.services.core import Core
     from backchannel.store import migrate
 
-    settings = load_settings(data_dir=data_dir, argon2_time_cost=1, argon2_memory_kib=64)
+    settings = load_settings(
+        data_dir=data_dir,
+        argon2_time_cost=1,
+        argon2_memory_kib=64,
+        rate_limits=False,
+        dm_inbox_default="everyone",
+    )
     store = build_store(settings)
     engine = store.migration_engine()
     migrate.upgrade(engine)
@@ -218,7 +224,14 @@ def _ms(value: str) -> float:
 
 def bench_rest(data_dir: Path, messages: int, concurrency: int) -> dict[str, Any]:
     port = free_port()
-    env = {**os.environ, **FAST_HASH, "BACKCHANNEL_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        **FAST_HASH,
+        "BACKCHANNEL_LOG_LEVEL": "warning",
+        # a load test: many accounts from one address, strangers at full speed
+        "BACKCHANNEL_RATE_LIMITS": "false",
+        "BACKCHANNEL_DM_INBOX_DEFAULT": "everyone",
+    }
     env.pop("BACKCHANNEL_DATABASE_URL", None)
     server = subprocess.Popen(
         [

@@ -45,7 +45,15 @@ from backchannel.api.fanout import (
     Fanout,
 )
 from backchannel.errors import BackchannelError
-from backchannel.services import accounts, conversations, messages, presence, realtime, sync
+from backchannel.services import (
+    accounts,
+    conversations,
+    limits,
+    messages,
+    presence,
+    realtime,
+    sync,
+)
 from backchannel.services.core import SESSIONS_CHANGED, Core, Requester
 
 log = logging.getLogger(__name__)
@@ -354,8 +362,10 @@ class StreamConnection:
             if frame.get("op") == "send":
                 # The hot path: queued to the writer right here, in arrival order (so
                 # one socket's sends commit in the order they were sent), answered from
-                # the commit's callback: no task per message.
+                # the commit's callback: no task per message. The rate limit is awaited
+                # here, in the read loop, so it keeps that order too.
                 try:
+                    await limits.sending(self.core, self.requester)
                     action = self._send_nowait(frame)
                 except BackchannelError as exc:
                     self._queue(orjson.dumps(_error(frame.get("id"), exc)).decode())

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from backchannel.config import Settings
 from backchannel.domain import accounts as rules
+from backchannel.domain import limits as limit_rules
 from backchannel.domain import policy
 from backchannel.domain.ids import is_public_id, new_id, new_token, token_hash
 from backchannel.errors import BackchannelError
@@ -123,10 +124,19 @@ async def authenticate(core: Core, token: str) -> Requester:
     row = await core.store.read("authenticate", lambda t: db.session_with_user(t.conn, hashed))
     if row is None:
         raise BackchannelError("unauthenticated", "The bearer token is unknown or revoked.")
-    requester = Requester(
-        row["id"], row["pid"], row["handle"], row["session_id"], row["display_name"]
-    )
     now = _now_ms()
+    tier = limit_rules.trust_tier(
+        age_seconds=(now - row["created_at"]) / 1000,
+        requests_sent=row["requests_sent"],
+        requests_declined=row["requests_declined"],
+        reports_received=row["reports_received"],
+        warnings=row["warnings"],
+        new_days=core.settings.trust_new_days,
+        trusted_days=core.settings.trust_trusted_days,
+    )
+    requester = Requester(
+        row["id"], row["pid"], row["handle"], row["session_id"], row["display_name"], tier
+    )
     if now - row["last_used_at"] > SESSION_TOUCH_INTERVAL_MS:
         session_id = row["session_id"]
         # Best effort and not awaited on the request path: "last used" is advisory.

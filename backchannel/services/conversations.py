@@ -14,7 +14,7 @@ from backchannel.domain import conversations as rules
 from backchannel.domain import policy
 from backchannel.domain.ids import new_id
 from backchannel.errors import BackchannelError
-from backchannel.services import access, pagination, safety
+from backchannel.services import access, limits, pagination, safety
 from backchannel.services.core import Core, Requester
 from backchannel.services.events import emit
 from backchannel.services.views import conversation_view, iso, message_view, user_view
@@ -48,6 +48,12 @@ async def open_direct(
     Creates it the first time. Returns (conversation, created).
     """
     (other_handle,) = rules.check_new_members(_handles(handles), me=requester.handle, kind="direct")
+    existing = await core.store.read(
+        "direct_lookup", lambda t: _existing_direct(t, core.settings, requester, other_handle)
+    )
+    if existing is not None:
+        return existing, False
+    await limits.starting_conversation(core, requester)
 
     def txn(t: WriteTxn) -> tuple[dict[str, Any], bool]:
         (other,) = _users(t.conn, [other_handle])
@@ -75,12 +81,26 @@ async def open_direct(
     return await core.store.write("open_direct", txn)
 
 
+def _existing_direct(
+    t: ReadTxn, settings: Settings, requester: Requester, handle: str
+) -> dict[str, Any] | None:
+    """The requester's direct conversation with `handle`, if it exists (no limit to pass)."""
+    other = user_db.user_by_handle(t.conn, handle)
+    if other is None:
+        return None
+    existing = db.direct_by_key(t.conn, rules.direct_key(requester.user_id, other["id"]))
+    if existing is None:
+        return None
+    return _detail(t.conn, settings, requester, existing["pid"])
+
+
 async def create_group(
     core: Core, requester: Requester, handles: list[str], title: str | None
 ) -> dict[str, Any]:
     others = rules.check_new_members(_handles(handles), me=requester.handle, kind="group")
-    rules.check_group_size(len(others) + 1, maximum=core.settings.max_group_size)
+    limits.check_group_size(core, requester, len(others) + 1)
     clean_title = rules.check_title(title)
+    await limits.creating_group(core, requester)
 
     def txn(t: WriteTxn) -> dict[str, Any]:
         users = _users(t.conn, others)
@@ -384,7 +404,7 @@ async def add_members(
         new = [u for u in users if u["id"] not in current]
         if not new:
             raise BackchannelError("invalid_members", "Everyone named is already a member.")
-        rules.check_group_size(len(current) + len(new), maximum=core.settings.max_group_size)
+        limits.check_group_size(core, requester, len(current) + len(new))
         asked = _invitations(t, core, requester, new)
         position = t.next_position()
         db.add_members(

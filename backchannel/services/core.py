@@ -34,6 +34,8 @@ class Requester:
     handle: str
     session_id: int | None = None
     display_name: str = ""
+    # The trust tier (domain/limits.py) as of authentication; limits scale with it.
+    tier: str = "regular"
 
 
 @dataclass

@@ -11,7 +11,7 @@ from backchannel.domain import messages as rules
 from backchannel.domain import policy
 from backchannel.domain.ids import new_id
 from backchannel.errors import BackchannelError
-from backchannel.services import access, conversations, pagination, safety
+from backchannel.services import access, conversations, limits, pagination, safety
 from backchannel.services.core import Core, Requester
 from backchannel.services.events import emit
 from backchannel.services.views import iso, message_view
@@ -36,8 +36,10 @@ async def send_message(
 
     Idempotent by `txn_id` per sender, kept in the database: a retry (even a
     concurrent one, even through another node) returns the original message
-    with `created=False`. The hot path: a fixed, small number of statements.
+    with `created=False`. The hot path: a fixed, small number of statements. Within the
+    sender's messages-a-minute limit (`rate_limited` otherwise).
     """
+    await limits.sending(core, requester)
     return await send_message_nowait(
         core, requester, conversation_pid, txn_id=txn_id, text=text, reply_to=reply_to
     )
@@ -448,7 +450,10 @@ async def forward_message(
 ) -> list[dict[str, Any]]:
     """Send a copy of a message to other conversations of the requester, all or none."""
     unique_targets = list(dict.fromkeys(targets))
-    rules.check_forward_targets(len(unique_targets), maximum=core.settings.max_forward_targets)
+    rules.check_forward_targets(
+        len(unique_targets), maximum=limits.forward_targets(core, requester)
+    )
+    await limits.sending(core, requester, len(unique_targets))
 
     def txn(t: WriteTxn) -> list[dict[str, Any]]:
         conversation = access.conversation(t.conn, requester, conversation_pid)

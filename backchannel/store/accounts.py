@@ -152,7 +152,8 @@ _SESSION_WITH_USER = Prepared(
     "session_with_user",
     """
     SELECT s.id AS session_id, s.pid AS session_pid, s.last_used_at,
-           u.id, u.pid, u.handle, u.display_name, u.bio, u.created_at, u.deactivated_at
+           u.id, u.pid, u.handle, u.display_name, u.bio, u.created_at, u.deactivated_at,
+           u.requests_sent, u.requests_declined, u.reports_received, u.warnings
     FROM sessions s JOIN users u ON u.id = s.user_id
     WHERE s.token_hash = :token_hash AND u.deactivated_at IS NULL AND u.suspended_at IS NULL
     """,
