@@ -62,6 +62,10 @@ CODES: dict[str, tuple[int, str]] = {
     "too_many_targets": (422, "A forward names more conversations than allowed."),
     "cannot_follow_self": (422, "You cannot follow yourself."),
     "request_text_only": (422, "Until a request is accepted it may carry text only."),
+    "message_rejected": (
+        422,
+        "The spam and phishing checks refused the message; the message says why.",
+    ),
     "cannot_report_self": (422, "You cannot report yourself or your own messages."),
     "invalid_report": (422, "Unknown reason, or the fields do not fit the report's kind."),
     "invalid_action": (422, "That moderation action does not apply to this report or user."),

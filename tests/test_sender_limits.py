@@ -89,11 +89,16 @@ async def test_limits_grow_with_the_account_and_drop_with_declined_requests(
     async with build_api(tmp_path, database_url, **limited()) as api:
         veteran, *others = await api.users(12)
         await age(api, veteran, 100)  # trusted: 9 new conversations a day
-        started = [await veteran.post(CONVERSATIONS, json={"kind": "direct", "members": [o.handle]}) for o in others[:10]]
+        started = [
+            await veteran.post(CONVERSATIONS, json={"kind": "direct", "members": [o.handle]})
+            for o in others[:10]
+        ]
         assert [r.status_code for r in started].count(201) == TIERS["trusted"]
         assert started[-1].status_code == 429
         # re-opening an existing conversation is not a new one
-        r = await veteran.post(CONVERSATIONS, json={"kind": "direct", "members": [others[0].handle]})
+        r = await veteran.post(
+            CONVERSATIONS, json={"kind": "direct", "members": [others[0].handle]}
+        )
         assert r.status_code == 200
         assert await count(api, conversations) == TIERS["trusted"]
 
@@ -109,7 +114,9 @@ async def test_limits_grow_with_the_account_and_drop_with_declined_requests(
                 )
                 cid = r.json()["id"]
                 await spammer.send(cid, "hey check my profile")
-                assert (await target.post(f"{CONVERSATIONS}/{cid}/decline", json={})).status_code == 204
+                assert (
+                    await target.post(f"{CONVERSATIONS}/{cid}/decline", json={})
+                ).status_code == 204
             second.core.auth_cache.clear()
             r = await spammer.post(
                 CONVERSATIONS, json={"kind": "direct", "members": [targets[5].handle]}
@@ -129,7 +136,9 @@ async def test_group_size_creation_and_forward_fan_out_by_tier(
         gid = await newbie.group(others[0], others[1])
         r = await newbie.post(CONVERSATIONS, json={"kind": "group", "members": [others[2].handle]})
         assert r.status_code == 429  # one group a day for a new account
-        r = await newbie.post(f"{CONVERSATIONS}/{gid}/members", json={"members": [others[3].handle]})
+        r = await newbie.post(
+            f"{CONVERSATIONS}/{gid}/members", json={"members": [others[3].handle]}
+        )
         assert r.status_code == 422 and r.json()["error"]["code"] == "group_too_large"
         mid = (await newbie.send(gid, "forward me"))["id"]
         targets = [await newbie.direct(o) for o in others[3:5]]

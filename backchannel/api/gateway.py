@@ -48,10 +48,10 @@ from backchannel.errors import BackchannelError
 from backchannel.services import (
     accounts,
     conversations,
-    limits,
     messages,
     presence,
     realtime,
+    screening,
     sync,
 )
 from backchannel.services.core import SESSIONS_CHANGED, Core, Requester
@@ -365,8 +365,10 @@ class StreamConnection:
                 # the commit's callback: no task per message. The rate limit is awaited
                 # here, in the read loop, so it keeps that order too.
                 try:
-                    await limits.sending(self.core, self.requester)
-                    action = self._send_nowait(frame)
+                    counts = await screening.before_send(
+                        self.core, self.requester, _field(frame, "text")
+                    )
+                    action = self._send_nowait(frame, counts)
                 except BackchannelError as exc:
                     self._queue(orjson.dumps(_error(frame.get("id"), exc)).decode())
                     continue
@@ -376,7 +378,9 @@ class StreamConnection:
             actions.add(action)
             action.add_done_callback(actions.discard)
 
-    def _send_nowait(self, frame: dict[str, Any]) -> asyncio.Future[tuple[dict[str, Any], bool]]:
+    def _send_nowait(
+        self, frame: dict[str, Any], counts: screening.Counts
+    ) -> asyncio.Future[tuple[dict[str, Any], bool]]:
         text = _field(frame, "text")
         txn_id = _optional(frame, "txn_id")
         if txn_id is not None and not (0 < len(txn_id) <= 64):
@@ -388,6 +392,7 @@ class StreamConnection:
             txn_id=txn_id,
             text=text,
             reply_to=_optional(frame, "reply_to"),
+            counts=counts,
         )
 
     def _sent(self, request_id: Any, done: asyncio.Future[tuple[dict[str, Any], bool]]) -> None:

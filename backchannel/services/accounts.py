@@ -135,7 +135,13 @@ async def authenticate(core: Core, token: str) -> Requester:
         trusted_days=core.settings.trust_trusted_days,
     )
     requester = Requester(
-        row["id"], row["pid"], row["handle"], row["session_id"], row["display_name"], tier
+        row["id"],
+        row["pid"],
+        row["handle"],
+        row["session_id"],
+        row["display_name"],
+        tier,
+        row["created_at"],
     )
     if now - row["last_used_at"] > SESSION_TOUCH_INTERVAL_MS:
         session_id = row["session_id"]

@@ -14,7 +14,7 @@ from backchannel.domain import conversations as rules
 from backchannel.domain import policy
 from backchannel.domain.ids import new_id
 from backchannel.errors import BackchannelError
-from backchannel.services import access, limits, pagination, safety
+from backchannel.services import access, limits, pagination, safety, screening
 from backchannel.services.core import Core, Requester
 from backchannel.services.events import emit
 from backchannel.services.views import conversation_view, iso, message_view, user_view
@@ -54,6 +54,7 @@ async def open_direct(
     if existing is not None:
         return existing, False
     await limits.starting_conversation(core, requester)
+    await screening.started_conversation(core, requester)
 
     def txn(t: WriteTxn) -> tuple[dict[str, Any], bool]:
         (other,) = _users(t.conn, [other_handle])
@@ -101,6 +102,7 @@ async def create_group(
     limits.check_group_size(core, requester, len(others) + 1)
     clean_title = rules.check_title(title)
     await limits.creating_group(core, requester)
+    await screening.started_conversation(core, requester)
 
     def txn(t: WriteTxn) -> dict[str, Any]:
         users = _users(t.conn, others)

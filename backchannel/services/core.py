@@ -13,6 +13,8 @@ from argon2 import PasswordHasher
 
 from backchannel.broker.local import LocalBroker
 from backchannel.config import Settings
+from backchannel.domain import spam as spam_rules
+from backchannel.domain.spam import SpamFilter
 from backchannel.observability import Metrics
 from backchannel.ratelimit import RateLimiter
 from backchannel.ratelimit.local import LocalLimiter
@@ -36,6 +38,7 @@ class Requester:
     display_name: str = ""
     # The trust tier (domain/limits.py) as of authentication; limits scale with it.
     tier: str = "regular"
+    created_at: int = 0  # the account's creation (ms), for the spam checks
 
 
 @dataclass
@@ -56,8 +59,12 @@ class Core:
     )
     # Per-sender and per-IP limits (backchannel/ratelimit); app.py passes the shared one.
     limiter: RateLimiter = field(default_factory=LocalLimiter)
+    # The spam and phishing checks (domain/spam.py); None when `spam_filter` is off.
+    spam: SpamFilter | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
+        if self.settings.spam_filter:
+            self.spam = spam_rules.from_settings(self.settings)
         self.hasher = PasswordHasher(
             time_cost=self.settings.argon2_time_cost,
             memory_cost=self.settings.argon2_memory_kib,

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from backchannel.config import Settings
 from backchannel.domain import messages as rules
-from backchannel.domain import policy
+from backchannel.domain import policy, spam
 from backchannel.domain.ids import new_id
 from backchannel.errors import BackchannelError
-from backchannel.services import access, conversations, limits, pagination, safety
+from backchannel.services import (
+    access,
+    conversations,
+    limits,
+    moderation,
+    pagination,
+    safety,
+    screening,
+)
 from backchannel.services.core import Core, Requester
 from backchannel.services.events import emit
 from backchannel.services.views import iso, message_view
@@ -39,9 +48,15 @@ async def send_message(
     with `created=False`. The hot path: a fixed, small number of statements. Within the
     sender's messages-a-minute limit (`rate_limited` otherwise).
     """
-    await limits.sending(core, requester)
+    counts = await screening.before_send(core, requester, text)
     return await send_message_nowait(
-        core, requester, conversation_pid, txn_id=txn_id, text=text, reply_to=reply_to
+        core,
+        requester,
+        conversation_pid,
+        txn_id=txn_id,
+        text=text,
+        reply_to=reply_to,
+        counts=counts,
     )
 
 
@@ -53,10 +68,12 @@ def send_message_nowait(
     txn_id: str | None,
     text: str,
     reply_to: str | None = None,
+    counts: screening.Counts = screening.NOT_COUNTED,
 ) -> asyncio.Future[tuple[dict[str, Any], bool]]:
     """`send_message` without waiting for the commit: the send is queued at once (so
     sends queued one after another commit in that order) and the future resolves to
-    (message, created) once it is durable, or to its error. Bad text raises here."""
+    (message, created) once it is durable, or to its error. Bad text raises here.
+    `counts`: from `screening.before_send`, awaited first (it also applies the rate limit)."""
     text = rules.check_text(text, max_length=core.settings.max_message_length)
 
     def txn(t: WriteTxn) -> tuple[dict[str, Any], bool]:
@@ -70,15 +87,8 @@ def send_message_nowait(
         reply = None
         if reply_to is not None:
             reply = access.message(t.conn, requester, conversation, reply_to)
-        private_to = admit(t, core.settings, requester, conversation)
-        view = _insert(
-            t,
-            requester,
-            conversation,
-            text=text,
-            txn_id=txn_id,
-            reply=reply,
-            private_to=private_to,
+        view = _send_in_txn(
+            t, core, requester, conversation, text=text, txn_id=txn_id, reply=reply, counts=counts
         )
         return view, True
 
@@ -95,6 +105,16 @@ def _check_same_request(existing: Mapping[Any, Any], conversation_pid: str, text
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """How a new message goes out: `private_to` set, to nobody but its sender (it looks
+    sent to them and never arrives); `request_to` set, as (part of) a message request
+    to that member."""
+
+    private_to: int | None = None
+    request_to: int | None = None
+
+
 def admit(
     t: WriteTxn,
     settings: Settings,
@@ -102,9 +122,8 @@ def admit(
     conversation: Mapping[Any, Any],
     *,
     has_media: bool = False,
-) -> int | None:
-    """Whether and how the requester's new message goes out; None: to every member, or the
-    requester's id: to nobody else (it looks sent to them, and never arrives).
+) -> Admission:
+    """Whether and how the requester's new message goes out, by the request and block rules.
 
     Replying to a request accepts it. In a direct conversation: the blocker may not send;
     the blocked person's messages stay private to them; a request's sender may send
@@ -114,11 +133,11 @@ def admit(
     if conversation["request_state"] is not None:
         conversations.accept_in_txn(t, settings, conversation, requester.user_id)
     if conversation["kind"] != "direct":
-        return None
+        return Admission()
     if conversation["blocking_other"]:
         raise BackchannelError("blocked_by_you", "You blocked them; unblock them to send.")
     if conversation["other_request_state"] is None:
-        return requester.user_id if conversation["blocked_by_other"] else None
+        return Admission(requester.user_id if conversation["blocked_by_other"] else None)
     return _request_message(t, settings, requester, conversation, has_media=has_media)
 
 
@@ -129,7 +148,7 @@ def _request_message(
     conversation: Mapping[Any, Any],
     *,
     has_media: bool,
-) -> int | None:
+) -> Admission:
     """One more message in the request to the other member of a direct conversation."""
     other = conversation["other_id"]
     status = safety.request_status(settings, conversation, "other_", t.now_ms)
@@ -160,8 +179,80 @@ def _request_message(
     if renewed:
         conversations.emit_membership(t, settings, conversation["id"], conversation["pid"], other)
     if status == "declined" or conversation["blocked_by_other"]:
-        return requester.user_id
-    return None
+        return Admission(private_to=requester.user_id)
+    return Admission(request_to=other)
+
+
+def _send_in_txn(
+    t: WriteTxn,
+    core: Core,
+    requester: Requester,
+    conversation: Mapping[Any, Any],
+    *,
+    text: str,
+    txn_id: str | None,
+    reply: Mapping[Any, Any] | None,
+    counts: screening.Counts,
+    forwarded: bool = False,
+) -> dict[str, Any]:
+    """Admit, screen and insert one new message (services/screening.py says what the
+    verdicts do); returns its view."""
+    admission = admit(t, core.settings, requester, conversation)
+    verdict = screening.judge_in_txn(
+        t, core, requester, text, counts, request_to=admission.request_to
+    )
+    private_to = admission.private_to
+    if verdict is not None and verdict.outcome == "reject":
+        raise BackchannelError("message_rejected", f"This message was not sent: {verdict.reason}.")
+    if verdict is not None and verdict.outcome == "hold":
+        private_to = requester.user_id
+    if verdict is not None and verdict.outcome == "hide" and admission.request_to is not None:
+        _to_hidden_requests(t, core, conversation, admission.request_to)
+    view = _insert(
+        t,
+        requester,
+        conversation,
+        text=text,
+        txn_id=txn_id,
+        reply=reply,
+        forwarded=forwarded,
+        private_to=private_to,
+    )
+    if verdict is not None and _worth_a_flag(verdict):
+        moderation.file_flag_in_txn(
+            t,
+            target_user_id=requester.user_id,
+            conversation_id=conversation["id"],
+            message_id=db.message_id(t.conn, view["id"]),
+            reason="held" if verdict.outcome == "hold" else "spam",
+            score=verdict.score,
+            evidence={
+                "outcome": verdict.outcome,
+                "request": admission.request_to is not None,
+                "signals": [
+                    {"check": s.check, "score": s.score, "reason": s.reason}
+                    for s in verdict.signals
+                ],
+            },
+        )
+    return view
+
+
+def _worth_a_flag(verdict: spam.Verdict) -> bool:
+    """Hidden, held messages are for moderators to see; hidden words alone are the
+    recipient's taste, not abuse."""
+    if verdict.outcome == "allow":
+        return False
+    return any(signal.check != "hidden_word" for signal in verdict.signals)
+
+
+def _to_hidden_requests(
+    t: WriteTxn, core: Core, conversation: Mapping[Any, Any], recipient_id: int
+) -> None:
+    conv_db.set_membership(t.conn, conversation["id"], recipient_id, folder="hidden")
+    conversations.emit_membership(
+        t, core.settings, conversation["id"], conversation["pid"], recipient_id
+    )
 
 
 def _about(message: Mapping[Any, Any]) -> dict[str, Any]:
@@ -461,15 +552,16 @@ async def forward_message(
         _require_not_unsent(message)
         destinations = [access.conversation(t.conn, requester, pid) for pid in unique_targets]
         return [
-            _insert(
+            _send_in_txn(
                 t,
+                core,
                 requester,
                 destination,
                 text=message["text"],
                 txn_id=None,
                 reply=None,
+                counts=screening.NOT_COUNTED,
                 forwarded=True,
-                private_to=admit(t, core.settings, requester, destination),
             )
             for destination in destinations
         ]

@@ -293,3 +293,8 @@ def remove_reaction(conn: Connection, *, message_id: int, user_id: int, emoji: s
 
 def count_messages(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(messages)).scalar_one())
+
+
+def message_id(conn: Connection, pid: str) -> int:
+    """The internal id of a message by its public id (which must exist)."""
+    return int(conn.execute(select(messages.c.id).where(messages.c.pid == pid)).scalar_one())
