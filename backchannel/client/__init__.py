@@ -158,6 +158,47 @@ class Client:
     async def unfollow(self, handle: str) -> None:
         await self._request("DELETE", f"/api/v1/users/{handle}/follow", retry=True)
 
+    # --- who may reach me ----------------------------------------------------------
+
+    async def can_message(self, handle: str) -> dict[str, Any]:
+        """`{can_message: direct|request|none, conversation_id, remaining_messages}`."""
+        path = f"/api/v1/users/{handle}/can-message"
+        return dict(await self._request("GET", path, retry=True))
+
+    async def block(self, handle: str) -> None:
+        await self._request("PUT", f"/api/v1/users/{handle}/block", retry=True)
+
+    async def unblock(self, handle: str) -> None:
+        await self._request("DELETE", f"/api/v1/users/{handle}/block", retry=True)
+
+    async def blocked(self, *, cursor: str | None = None, limit: int | None = None) -> Any:
+        params = _params(cursor=cursor, limit=limit)
+        return await self._request("GET", "/api/v1/me/blocks", params=params, retry=True)
+
+    async def set_hidden_words(self, words: list[str]) -> list[str]:
+        reply = await self._request("PUT", "/api/v1/me/hidden-words", json={"words": words})
+        return list(reply["words"])
+
+    async def accept_request(self, conversation_id: str) -> dict[str, Any]:
+        path = f"/api/v1/conversations/{conversation_id}/accept"
+        return dict(await self._request("POST", path, retry=True))
+
+    async def decline_request(
+        self, conversation_id: str, *, block: bool = False, report_reason: str | None = None
+    ) -> None:
+        """Delete a request; optionally block and report its sender in the same action."""
+        body: dict[str, Any] = {"block": block}
+        if report_reason is not None:
+            body["report"] = {"reason": report_reason}
+        path = f"/api/v1/conversations/{conversation_id}/decline"
+        await self._request("POST", path, json=body)
+
+    async def update_membership(self, conversation_id: str, **changes: Any) -> dict[str, Any]:
+        """Your own view: `folder=`, `archived=`, `hidden=`, `pinned=`, `muted=`,
+        `muted_until=` (ISO 8601)."""
+        path = f"/api/v1/conversations/{conversation_id}/membership"
+        return dict(await self._request("PATCH", path, json=changes, retry=True))
+
     # --- conversations ----------------------------------------------------------
 
     async def open_direct(self, handle: str) -> dict[str, Any]:
@@ -181,8 +222,12 @@ class Client:
         """`PATCH /api/v1/me/settings`, e.g. `read_receipts=False`."""
         return dict(await self._request("PATCH", "/api/v1/me/settings", json=settings))
 
-    async def inbox(self, *, cursor: str | None = None, limit: int | None = None) -> Any:
-        params = _params(cursor=cursor, limit=limit)
+    async def inbox(
+        self, *, cursor: str | None = None, limit: int | None = None, folder: str | None = None
+    ) -> Any:
+        """A folder of conversations (primary, general, requests, hidden, archived); none:
+        primary and general."""
+        params = _params(cursor=cursor, limit=limit, folder=folder)
         return await self._request("GET", "/api/v1/conversations", params=params, retry=True)
 
     async def conversation(self, conversation_id: str) -> dict[str, Any]:
