@@ -105,7 +105,7 @@ async def test_phishing_links_are_caught_in_any_conversation(api: Api) -> None:
     assert r.status_code == 201  # held: to alice it looks sent
     assert await history(bob, direct) == ["here is the doc https://github.com/backchannel/docs"]
     (flag,) = await flags(admin)
-    assert flag["reason"] == "held" and "paypal.com" in str(flag)
+    assert flag["reason"] == "held" and flag["score"] == 80
 
 
 async def test_with_the_filter_off_nothing_is_screened(tmp_path: Path, database_url: str) -> None:
