@@ -32,7 +32,19 @@ import httpx
 FAST_HASH = {"BACKCHANNEL_ARGON2_TIME_COST": "1", "BACKCHANNEL_ARGON2_MEMORY_KIB": "64"}
 
 
-async def bench_service(data_dir: Path, messages: int, concurrency: int) -> dict[str, Any]:
+# The safety layer as a new account meets it: rate limits on (raised so the run is not
+# throttled) and every message screened (a new account's always are).
+SCREENED = {
+    "rate_limits": True,
+    "limit_messages_per_minute": {"new": 10**7, "regular": 10**7, "trusted": 10**7},
+}
+# Without it: no limits, no screening.
+OPEN = {"rate_limits": False, "spam_filter": False}
+
+
+async def bench_service(
+    data_dir: Path, messages: int, concurrency: int, **overrides: Any
+) -> dict[str, Any]:
     from backchannel.app import build_store
     from backchannel.broker.local import LocalBroker
     from backchannel.config import load_settings
@@ -46,8 +58,8 @@ async def bench_service(data_dir: Path, messages: int, concurrency: int) -> dict
         data_dir=data_dir,
         argon2_time_cost=1,
         argon2_memory_kib=64,
-        rate_limits=False,
         dm_inbox_default="everyone",
+        **overrides,
     )
     store = build_store(settings)
     engine = store.migration_engine()
@@ -292,7 +304,12 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="backchannel-bench-"))
     try:
-        service = asyncio.run(bench_service(root / "service", args.messages, args.concurrency))
+        service = asyncio.run(
+            bench_service(root / "service", args.messages, args.concurrency, **OPEN)
+        )
+        screened = asyncio.run(
+            bench_service(root / "screened", args.messages, args.concurrency, **SCREENED)
+        )
         rest = bench_rest(root / "rest", args.rest_messages, args.rest_concurrency)
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -303,6 +320,7 @@ def main() -> None:
                 "store": "sqlite (WAL, synchronous=FULL)",
                 "cpus": os.cpu_count(),
                 "service": service,
+                "service_screened": screened,
                 "rest": rest,
                 "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             },

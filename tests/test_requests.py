@@ -4,18 +4,23 @@ defaults (direct: people I follow; requests: everyone), on both engines."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import select
 
+from backchannel.client import Client
 from backchannel.config import Settings
 from backchannel.store import presence as presence_db
 from backchannel.store.tables import users
-from tests.conftest import Api, User, make_settings
+from tests.conftest import PASSWORD, Api, User, make_settings
+from tests.servers import Servers
 from tests.test_conversations import build_api
+from tests.test_gateway import next_frame, open_stream
 
 CONVERSATIONS = "/api/v1/conversations"
 SETTINGS = "/api/v1/me/settings"
@@ -402,3 +407,48 @@ async def test_only_pending_requests_can_be_accepted_moved_or_declined(api: Api)
     assert r.status_code == 200 and r.json()["awaiting_acceptance"] is True  # a no-op
     r = await bob.get(CONVERSATIONS, params={"folder": "spam"})
     assert r.status_code == 400
+
+
+# --- the WebSocket ---------------------------------------------------------------------
+
+
+@pytest.mark.server
+async def test_over_the_websocket_a_request_hides_the_recipient_and_limits_the_sender(
+    tmp_path: Path, servers: Servers
+) -> None:
+    server = await servers.serve(
+        tmp_path / "data", env={"BACKCHANNEL_DM_INBOX_DEFAULT": "following"}
+    )
+    async with (
+        await Client.register(server.url, "alice", PASSWORD) as alice,
+        await Client.register(server.url, "bob", PASSWORD) as bob,
+    ):
+        cid = (await alice.open_direct("bob"))["id"]
+        alice_ws, _ = await open_stream(server.url, alice.token)
+        bob_ws, _ = await open_stream(server.url, bob.token)
+        for n in (1, 2):
+            send = {"op": "send", "id": f"s{n}", "conversation_id": cid, "text": f"hi {n}"}
+            await alice_ws.send(orjson.dumps(send).decode())
+        assert (await next_frame(alice_ws, "ack"))["id"] == "s1"
+        refused = await next_frame(alice_ws, "error")
+        assert refused["id"] == "s2" and refused["error"]["code"] == "request_limit_reached"
+        created = await next_frame(bob_ws, "event")
+        while created["type"] != "message.created":
+            created = await next_frame(bob_ws, "event")
+        message = created["data"]["message"]
+        # bob reads and types: alice's socket hears nothing of it
+        read = {"op": "read", "id": "r", "conversation_id": cid, "up_to": message["id"]}
+        typing = {"op": "typing", "id": "t", "conversation_id": cid, "active": True}
+        for frame in (read, typing):
+            await bob_ws.send(orjson.dumps(frame).decode())
+        frames = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                frames.append(orjson.loads(await asyncio.wait_for(alice_ws.recv(), 0.6)))
+        assert [f for f in frames if f["op"] in ("typing", "event")] == [], frames
+        # accepted: now typing does reach her
+        await bob.accept_request(cid)
+        await bob_ws.send(orjson.dumps({**typing, "id": "t2"}).decode())
+        assert (await next_frame(alice_ws, "typing"))["user"] == "bob"
+        for ws in (alice_ws, bob_ws):
+            await ws.close()
