@@ -160,6 +160,19 @@ async def test_minors_are_reached_only_by_people_they_follow_back(api: Api) -> N
     # and they cannot be pulled into groups by people who may not message them
     r = await stranger.post(CONVERSATIONS, json={"kind": "group", "members": [teen.handle]})
     assert r.status_code == 403 and code(r) == "cannot_add_member"
+    # a birth date given at sign-up protects from the start
+    young = await api.register(birth_date=years_ago(12))
+    assert (await can_message(stranger, young))["can_message"] == "none"
+    assert (await young.get(SETTINGS)).json()["birth_date"] == years_ago(12)
+    r = await api.http.post(
+        "/api/v1/accounts",
+        json={
+            "handle": "time_traveller",
+            "password": "a fine passphrase",
+            "birth_date": "3000-01-01",
+        },
+    )
+    assert r.status_code == 400 and code(r) == "invalid_request"
     # an adult (by the same rule) is reachable by request
     r = await teen.patch(SETTINGS, json={"birth_date": years_ago(30), "dm_inbox": "following"})
     assert (await can_message(stranger, teen))["can_message"] == "request"

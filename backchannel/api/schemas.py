@@ -22,6 +22,12 @@ class AccountIn(In):
     password: str = Field(max_length=1024, examples=["correct horse battery"])
     display_name: str | None = Field(None, max_length=200, examples=["Alice"])
     device_name: str = Field("unnamed device", max_length=200)
+    birth_date: str | None = Field(
+        None,
+        max_length=10,
+        description="YYYY-MM-DD, when known: below `dm_min_age` the account gets the "
+        "protections of minors.",
+    )
 
 
 class SessionIn(In):

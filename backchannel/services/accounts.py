@@ -27,10 +27,20 @@ SESSION_TOUCH_INTERVAL_MS = 10 * 60 * 1000
 
 
 async def register(
-    core: Core, *, handle: str, password: str, display_name: str | None, device_name: str
+    core: Core,
+    *,
+    handle: str,
+    password: str,
+    display_name: str | None,
+    device_name: str,
+    birth_date: str | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """Create an account and its first session. Returns (profile, bearer token)."""
+    """Create an account and its first session. Returns (profile, bearer token).
+    `birth_date` (YYYY-MM-DD), when the host platform knows it, protects minors."""
     handle = rules.normalize_handle(handle)
+    born = None
+    if birth_date is not None:
+        born = policy.parse_birth_date(birth_date, today=datetime.now(UTC).date()).isoformat()
     rules.check_password(password, handle=handle, min_length=core.settings.min_password_length)
     name = rules.clean_text_field(
         display_name or handle,
@@ -57,6 +67,8 @@ async def register(
             now=t.now_ms,
             role=role,
         )
+        if born is not None:
+            db.update_user(t.conn, user["id"], birth_date=born)
         db.insert_session(
             t.conn,
             pid=new_id("s"),

@@ -27,6 +27,7 @@ async def register(body: s.AccountIn, core: CoreDep, ip: ClientIpDep) -> Respons
         password=body.password,
         display_name=body.display_name,
         device_name=body.device_name,
+        birth_date=body.birth_date,
     )
     return json({"token": token, "user": user}, 201)
 
