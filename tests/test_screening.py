@@ -140,3 +140,30 @@ async def test_a_refused_message_over_the_websocket(tmp_path: Path, servers: Ser
         assert error["id"] == "s1" and error["error"]["code"] == "message_rejected"
         assert (await bob.history(cid))["items"] == []
         await ws.close()
+
+
+async def test_a_moderator_releases_or_removes_a_held_message(api: Api) -> None:
+    admin, bob, friend = await api.users(3)
+    await bob.put(f"/api/v1/users/{friend.handle}/follow")
+    direct = await friend.direct(bob)
+    await friend.send(direct, "[[hold]] first")
+    await friend.send(direct, "[[hold]] second")
+    token = (await bob.sync())["next"]
+    first, second = sorted(await flags(admin), key=lambda f: f["created_at"])
+    # dismissed: a false alarm, and the message goes out after all
+    r = await admin.post(
+        f"/api/v1/moderation/reports/{first['id']}/actions", json={"action": "dismiss"}
+    )
+    assert r.status_code == 200, r.text
+    assert await history(bob, direct) == ["[[hold]] first"]
+    events = (await bob.sync(token))["events"]
+    assert [e["type"] for e in events] == ["message.created"]
+    assert events[0]["data"]["message"]["text"] == "[[hold]] first"
+    # removed: a tombstone for its sender, and nothing at all for anyone else
+    r = await admin.post(
+        f"/api/v1/moderation/reports/{second['id']}/actions", json={"action": "remove_message"}
+    )
+    assert r.status_code == 200, r.text
+    assert await history(friend, direct) == ["[[hold]] first", None]
+    assert await history(bob, direct) == ["[[hold]] first"]
+    assert [e["type"] for e in (await bob.sync(token))["events"]] == ["message.created"]

@@ -27,6 +27,7 @@ from backchannel.services.views import iso, message_view
 from backchannel.store import accounts as user_db
 from backchannel.store import conversations as conv_db
 from backchannel.store import messages as db
+from backchannel.store import safety as safety_db
 from backchannel.store.database import ReadTxn, WriteTxn
 
 QUOTE_LENGTH = 200  # characters of the original a reply keeps
@@ -253,6 +254,30 @@ def _to_hidden_requests(
     conversations.emit_membership(
         t, core.settings, conversation["id"], conversation["pid"], recipient_id
     )
+
+
+def release_held_in_txn(t: WriteTxn, message_id: int) -> bool:
+    """Deliver a message the filters held, once a moderator cleared it: its members get
+    `message.created` now (at a new position; the message keeps its own). Not across a
+    block that stands now. Returns whether it went out."""
+    row = db.messages_by_ids(t.conn, [message_id]).get(message_id)
+    if row is None or row["private_to"] is None or row["unsent_at"] is not None:
+        return False
+    other = conv_db.other_direct_member(t.conn, row["conversation_id"], row["sender_id"])
+    if other is not None and safety_db.is_blocked_by(
+        t.conn, blocker_id=other, blocked_id=row["sender_id"]
+    ):
+        return False
+    db.release(t.conn, message_id)
+    reactions = db.reactions_for(t.conn, [message_id])
+    position = emit(
+        t,
+        "message.created",
+        {"message": message_view(row, reactions.get(message_id)) | {"unsent": False}},
+        conversation_id=row["conversation_id"],
+    )
+    conv_db.touch(t.conn, row["conversation_id"], position=position, at=t.now_ms)
+    return True
 
 
 def _about(message: Mapping[Any, Any]) -> dict[str, Any]:

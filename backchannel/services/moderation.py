@@ -708,6 +708,12 @@ def _act(
 ) -> int | None:
     """Apply one action and log it. Returns the user whose tokens to forget after commit."""
     signed_out = None
+    if _held_message(action, report):
+        # a false alarm: a message the filters held goes out after all
+        from backchannel.services.messages import release_held_in_txn
+
+        assert report is not None
+        release_held_in_txn(t, report["message_id"])
     if action == "remove_message":
         if report is None or report["message_id"] is None:
             raise BackchannelError("invalid_action", "That report is not about a message.")
@@ -741,6 +747,17 @@ def _act(
     return signed_out
 
 
+def _held_message(action: str, report: Mapping[Any, Any] | None) -> bool:
+    """Dismissing a filter's hold on a message releases the message."""
+    return (
+        action == "dismiss"
+        and report is not None
+        and report["source"] == "filter"
+        and report["reason"] == "held"
+        and report["message_id"] is not None
+    )
+
+
 def remove_message_in_txn(t: WriteTxn, message_id: int) -> bool:
     """Erase a message's content for everyone exactly as its sender's unsend does (text,
     edits, reactions and the quotes of it gone; a tombstone stays), with the same
@@ -753,8 +770,10 @@ def remove_message_in_txn(t: WriteTxn, message_id: int) -> bool:
         t,
         "message.unsent",
         {"conversation_id": row["conversation_pid"], "message_id": row["pid"]},
-        # to every member, even those who joined later: they may hold a quote of it
+        # to every member, even those who joined later: they may hold a quote of it (a
+        # message held or private to its sender: to the sender alone)
         conversation_id=row["conversation_id"],
+        user_id=row["private_to"],
     )
     return True
 

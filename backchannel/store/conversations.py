@@ -270,6 +270,19 @@ def member_ids(conn: Connection, conversation_id: int) -> list[int]:
     )
 
 
+def other_direct_member(conn: Connection, conversation_id: int, user_id: int) -> int | None:
+    """In a direct conversation, the member who is not `user_id`; None in groups."""
+    return conn.execute(
+        select(members.c.user_id)
+        .join(conversations, conversations.c.id == members.c.conversation_id)
+        .where(
+            members.c.conversation_id == conversation_id,
+            members.c.user_id != user_id,
+            conversations.c.kind == "direct",
+        )
+    ).scalar()
+
+
 def signal_audience(conn: Connection, conversation_id: int, user_id: int) -> list[int]:
     """Who gets the user's ephemeral signals (typing) in a conversation: the other members,
     but none holding it as an unanswered request and none in a block with the user."""

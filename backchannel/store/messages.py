@@ -298,3 +298,8 @@ def count_messages(conn: Connection) -> int:
 def message_id(conn: Connection, pid: str) -> int:
     """The internal id of a message by its public id (which must exist)."""
     return int(conn.execute(select(messages.c.id).where(messages.c.pid == pid)).scalar_one())
+
+
+def release(conn: Connection, message_id: int) -> None:
+    """Make a message private to its sender visible to every member."""
+    conn.execute(update(messages).where(messages.c.id == message_id).values(private_to=None))
