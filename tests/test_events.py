@@ -191,6 +191,8 @@ def apply_event(state: State, event: dict[str, Any], me: str) -> None:
         if data["user"] != me:
             seen_by = convs[data["conversation_id"]]["read_positions"]
             seen_by[data["user"]] = max(seen_by.get(data["user"], 0), data["read_position"])
+    elif kind == "account.warned":
+        state.setdefault("warnings", []).append(data["warnings"])  # shown to the user; no state
     elif kind == "read.updated":
         conv = convs[data["conversation_id"]]
         conv["read_position"] = max(conv["read_position"], data["read_position"])
@@ -708,6 +710,24 @@ async def test_own_view_of_a_conversation(api: Api) -> None:
         u.handle: types(seen[u.handle]).count("membership.updated") for u in (alice, bob, carol)
     }
     assert counts == {alice.handle: 1, bob.handle: 4, carol.handle: 1}
+
+
+@covers("account.warned")
+async def test_a_moderator_warns_someone(api: Api) -> None:
+    admin, bob, carol = await api.users(3)  # the first account is a moderator
+    cid = await bob.direct(carol)
+    await bob.send(cid, "hi")
+
+    async def action() -> None:
+        r = await admin.post(
+            f"/api/v1/moderation/users/{bob.handle}/actions",
+            json={"action": "warn", "note": "first warning"},
+        )
+        assert r.status_code == 200, r.text
+
+    seen = await verify_action([admin, bob, carol], action, {"account.warned"})
+    assert types(seen[bob.handle]) == ["account.warned"]
+    assert seen[carol.handle] == [] and seen[admin.handle] == []
 
 
 def test_every_event_type_is_covered() -> None:
