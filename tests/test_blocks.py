@@ -261,3 +261,27 @@ async def test_over_the_websocket_no_message_typing_or_presence_crosses_a_block(
         assert (await next_frame(friend_ws, "typing"))["user"] == "troll"
         for ws in (me_ws, troll_ws, friend_ws):
             await ws.close()
+
+
+async def test_edits_and_reads_do_not_cross_a_block_either(api: Api) -> None:
+    me, troll = await api.users(2)
+    cid = await troll.direct(me)
+    old = await troll.send(cid, "an older message")
+    mine = await me.send(cid, "mine")
+    await block(me, troll)
+    my_token = (await me.sync())["next"]
+    # their edit of a message I already have: done, as far as they can tell; not for me
+    r = await troll.patch(f"{CONVERSATIONS}/{cid}/messages/{old['id']}", json={"text": "insult"})
+    assert r.status_code == 200 and r.json()["text"] == "insult"
+    assert await texts(me, cid) == ["an older message", "mine"]
+    # mine: I cannot edit into the conversation I blocked, as I cannot send
+    r = await me.patch(f"{CONVERSATIONS}/{cid}/messages/{mine['id']}", json={"text": "x"})
+    assert r.status_code == 403 and code(r) == "blocked_by_you"
+    # their read of something they sent during the block moves nothing others can see
+    private = await troll.send(cid, "during the block")
+    r = await troll.post(f"{CONVERSATIONS}/{cid}/read", json={"up_to": private["id"]})
+    assert r.status_code == 200
+    assert (await me.delete(f"/api/v1/users/{troll.handle}/block")).status_code == 204
+    assert await event_types(me, my_token) == []
+    seen = (await me.get(f"{CONVERSATIONS}/{cid}")).json()["read_positions"]
+    assert seen.get(troll.handle, 0) < private["position"]

@@ -90,7 +90,6 @@ class Model:
     read: dict[tuple[str, int], int] = field(default_factory=dict)
     blocks: set[tuple[int, int]] = field(default_factory=set)  # (blocker, blocked)
     booked: list[Booked] = field(default_factory=list)
-    private_reads: list[tuple[int, int]] = field(default_factory=list)  # (reader, other)
     tokens: list[int] = field(default_factory=list)
     n: int = 0
 
@@ -108,6 +107,9 @@ class Model:
     def blocked(self, a: int, b: int) -> bool:
         """A block between the two, either way."""
         return (a, b) in self.blocks or (b, a) in self.blocks
+
+    def blocked_by(self, blocker: int, blocked: int) -> bool:
+        return (blocker, blocked) in self.blocks
 
     def gets(self, user: int, booked: Booked) -> bool:
         """Whether the user gets the event by the blocks standing now."""
@@ -410,16 +412,21 @@ class Runner:
             return None
         conv, msg, user = choice
         self.m.n += 1
-        await messages.edit_message(
+        call = messages.edit_message(
             self.core, self.m.users[user], conv.pid, msg.pid, f"edit {self.m.n}"
         )
         audience = self.message_audience(conv, msg)
         if msg.private:
             event("an edit of a private message")
         elif conv.kind == "direct" and self.m.blocked(*conv.members):
-            # As the product stands (reported): an edit of a message from before the
-            # block reaches the other member, whoever blocked whom.
-            event("an edit of an older message crosses a block")
+            (other,) = set(conv.members) - {user}
+            if self.m.blocked_by(user, other):
+                event("the blocker may not edit")
+                await self.expect("blocked_by_you", call)
+                return "blocked_by_you", []
+            event("an edit of an older message stays with the blocked")
+            audience = {user}
+        await call
         return None, [("message.edited", audience)]
 
     async def react(self, on: bool = True) -> Any:
@@ -456,16 +463,15 @@ class Runner:
         conv, msg, user = choice
         result = await conversations.mark_read(self.core, self.m.users[user], conv.pid, msg.pid)
         current = self.m.read[(conv.pid, user)]
+        if msg.private:
+            # no marker onto a message only its sender sees: others would learn of it
+            event("reading a private message changes nothing")
+            assert result == current
+            return None, []
         assert result == max(current, msg.position)
         if msg.position <= current:
             return None, []
         self.m.read[(conv.pid, user)] = msg.position
-        if msg.private:
-            # As the product stands (reported): the receipt of a message private to its
-            # sender goes to the members since it, like any other, so once the block is
-            # lifted the other member learns of it. Were it fixed, this is {user}.
-            (other,) = set(conv.members) - {user}
-            self.m.private_reads.append((user, other))
         # everyone shares receipts here (the default): the members since the message hear
         return None, [
             ("read.updated", {user}),
@@ -693,5 +699,3 @@ def statistics(model: Model) -> None:
         for msg in conv.messages:
             if msg.private and not model.blocked(*conv.members):  # a direct conversation
                 event("a private message stays undelivered after an unblock")
-    if any(not model.blocked(reader, other) for reader, other in model.private_reads):
-        event("the receipt of a private message reaches the other member (reported)")

@@ -512,7 +512,9 @@ async def rename(core: Core, requester: Requester, pid: str, title: str | None) 
 
 
 async def mark_read(core: Core, requester: Requester, pid: str, message_pid: str) -> int:
-    """Move the requester's read marker up to a message. Never backwards.
+    """Move the requester's read marker up to a message. Never backwards; not onto a
+    message private to its sender (their own: nothing to read, and others would learn
+    of it from the marker).
 
     Returns the read position now in force.
     """
@@ -520,6 +522,9 @@ async def mark_read(core: Core, requester: Requester, pid: str, message_pid: str
     def txn(t: WriteTxn) -> int:
         conversation = access.conversation(t.conn, requester, pid)
         message = access.message(t.conn, requester, conversation, message_pid)
+        if message["private_to"] is not None:
+            # Only its sender sees it: a marker moved onto it would tell others it exists.
+            return int(conversation["read_position"])
         position = message["position"]
         if not db.set_read_position(t.conn, conversation["id"], requester.user_id, position):
             return max(position, int(conversation["read_position"]))

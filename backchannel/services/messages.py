@@ -421,6 +421,9 @@ async def get_message(
 async def edit_message(
     core: Core, requester: Requester, conversation_pid: str, message_pid: str, text: str
 ) -> dict[str, Any]:
+    """Edit one's message within the edit window. Across a block in a direct conversation
+    nothing changes for the other member: the blocker may not edit (`blocked_by_you`, as
+    for sending), and the blocked person's edit of an older message reaches only them."""
     text = rules.check_text(text, max_length=core.settings.max_message_length)
 
     def txn(t: WriteTxn) -> dict[str, Any]:
@@ -433,6 +436,10 @@ async def edit_message(
             now_ms=t.now_ms,
             window_seconds=core.settings.edit_window_seconds,
         )
+        if conversation["blocking_other"]:
+            raise BackchannelError("blocked_by_you", "You blocked them; unblock them to edit.")
+        if conversation["blocked_by_other"] and message["private_to"] is None:
+            return _edited_privately(t, requester, conversation, message, text)
         if message["text"] != text:
             db.set_text(t.conn, message["id"], old_text=message["text"], text=text, now=t.now_ms)
             emit(
@@ -450,6 +457,34 @@ async def edit_message(
         return _reload(t, message["id"], requester.user_id)
 
     return await core.store.write("edit_message", txn)
+
+
+def _edited_privately(
+    t: WriteTxn,
+    requester: Requester,
+    conversation: Mapping[Any, Any],
+    message: Mapping[Any, Any],
+    text: str,
+) -> dict[str, Any]:
+    """An edit by someone blocked of a message the blocker already has: it looks done to
+    them (the reply, their other devices' event), and the stored message stays as it was."""
+    view = _reload(t, message["id"], requester.user_id)
+    if message["text"] == text:
+        return view
+    edited_at = iso(t.now_ms)
+    emit(
+        t,
+        "message.edited",
+        {
+            "conversation_id": conversation["pid"],
+            "message_id": message["pid"],
+            "text": text,
+            "edited_at": edited_at,
+        },
+        conversation_id=conversation["id"],
+        user_id=requester.user_id,
+    )
+    return view | {"text": text, "edited_at": edited_at}
 
 
 async def unsend_message(
