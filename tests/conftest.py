@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import httpx
 import pytest
 from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from backchannel.api.schemas import ErrorOut
@@ -79,9 +81,19 @@ class PostgresSchema:
         return self.url
 
     def drop(self) -> None:
+        """Drop the schema. A server process still writing to it (a test's fixtures may
+        tear the schema down before its servers) can make PostgreSQL pick the DROP as a
+        deadlock victim: retry then."""
         engine = create_engine(self.base_url, poolclass=NullPool)
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE'))
+        for attempt in range(5):
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE'))
+                break
+            except OperationalError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
         engine.dispose()
 
 
