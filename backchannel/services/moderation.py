@@ -583,12 +583,7 @@ async def queue(
             oldest_first=status == "open",
             limit=size + 1,
         )
-        more = len(rows) > size
-        rows = rows[:size]
-        return {
-            "items": [_report_view(row) for row in rows],
-            "next_cursor": pagination.encode(rows[-1]["id"]) if more else None,
-        }
+        return pagination.page(rows, size, _report_view, lambda row: (row["id"],))
 
     return await core.store.read("moderation_queue", txn)
 
@@ -855,12 +850,7 @@ async def audit_log(
             before_id=before[0] if before else None,
             limit=size + 1,
         )
-        more = len(rows) > size
-        rows = rows[:size]
-        return {
-            "items": [_log_view(row) for row in rows],
-            "next_cursor": pagination.encode(rows[-1]["id"]) if more else None,
-        }
+        return pagination.page(rows, size, _log_view, lambda row: (row["id"],))
 
     return await core.store.read("moderation_log", txn)
 

@@ -147,14 +147,12 @@ async def blocked_list(
             before=(before[0], before[1]) if before else None,
             limit=size + 1,
         )
-        more = len(rows) > size
-        rows = rows[:size]
-        return {
-            "items": [dict(user_view(r), blocked_at=iso(r["blocked_at"])) for r in rows],
-            "next_cursor": pagination.encode(rows[-1]["blocked_at"], rows[-1]["id"])
-            if more
-            else None,
-        }
+        return pagination.page(
+            rows,
+            size,
+            lambda r: dict(user_view(r), blocked_at=iso(r["blocked_at"])),
+            lambda r: (r["blocked_at"], r["id"]),
+        )
 
     return await core.store.read("blocked_list", txn)
 

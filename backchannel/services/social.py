@@ -85,13 +85,6 @@ async def follow_list(
             before=(before[0], before[1]) if before else None,
             limit=size + 1,
         )
-        more = len(rows) > size
-        rows = rows[:size]
-        return {
-            "items": [user_view(row) for row in rows],
-            "next_cursor": pagination.encode(rows[-1]["followed_at"], rows[-1]["id"])
-            if more
-            else None,
-        }
+        return pagination.page(rows, size, user_view, lambda row: (row["followed_at"], row["id"]))
 
     return await core.store.read(f"list_{direction}", txn)
