@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping
@@ -17,11 +16,11 @@ from backchannel.errors import BackchannelError
 from backchannel.services import access, limits, pagination, safety, screening
 from backchannel.services.core import Core, Requester
 from backchannel.services.events import emit
+from backchannel.services.membership import emit_membership, membership_view, request_sent
 from backchannel.services.views import conversation_view, iso, message_view, user_view
 from backchannel.store import accounts as user_db
 from backchannel.store import conversations as db
 from backchannel.store import messages as msg_db
-from backchannel.store import safety as safety_db
 from backchannel.store.database import ReadTxn, WriteTxn
 
 
@@ -61,7 +60,7 @@ async def open_direct(
         key = rules.direct_key(requester.user_id, other["id"])
         existing = db.direct_by_key(t.conn, key)
         if existing is not None:
-            return _detail(t.conn, core.settings, requester, existing["pid"]), False
+            return detail(t.conn, core.settings, requester, existing["pid"]), False
         how = safety.reach_in_txn(t.conn, core.settings, requester.user_id, other["id"])
         if how == "none":
             raise BackchannelError(
@@ -77,7 +76,7 @@ async def open_direct(
             settings=core.settings,
             requests_from={other["id"]: requester.user_id} if how == "request" else None,
         )
-        return _detail(t.conn, core.settings, requester, pid), True
+        return detail(t.conn, core.settings, requester, pid), True
 
     return await core.store.write("open_direct", txn)
 
@@ -92,7 +91,7 @@ def _existing_direct(
     existing = db.direct_by_key(t.conn, rules.direct_key(requester.user_id, other["id"]))
     if existing is None:
         return None
-    return _detail(t.conn, settings, requester, existing["pid"])
+    return detail(t.conn, settings, requester, existing["pid"])
 
 
 async def create_group(
@@ -118,7 +117,7 @@ async def create_group(
             settings=core.settings,
             requests_from=asked,
         )
-        return _detail(t.conn, core.settings, requester, pid)
+        return detail(t.conn, core.settings, requester, pid)
 
     return await core.store.write("create_group", txn)
 
@@ -254,11 +253,11 @@ async def inbox(
 
 async def get_conversation(core: Core, requester: Requester, pid: str) -> dict[str, Any]:
     return await core.store.read(
-        "get_conversation", lambda t: _detail(t.conn, core.settings, requester, pid)
+        "get_conversation", lambda t: detail(t.conn, core.settings, requester, pid)
     )
 
 
-def _detail(conn: Connection, settings: Settings, requester: Requester, pid: str) -> dict[str, Any]:
+def detail(conn: Connection, settings: Settings, requester: Requester, pid: str) -> dict[str, Any]:
     access.conversation(conn, requester, pid)
     rows = db.inbox_page(conn, requester.user_id, before=None, limit=1, only_pid=pid)
     return _inbox_items(conn, settings, rows, requester.user_id)[0]
@@ -291,82 +290,10 @@ def _inbox_items(
             last_message_at=iso(row["last_message_at"]),
             read_positions=_read_positions(members, viewer_id),
             **membership_view(settings, row, members, now_ms=now),
-            **_request_sent(settings, row, members, viewer_id, now_ms=now),
+            **request_sent(settings, row, members, viewer_id, now_ms=now),
         )
         items.append(view)
     return items
-
-
-def membership_view(
-    settings: Settings, row: Mapping[Any, Any], members: list[RowMapping], *, now_ms: int
-) -> dict[str, Any]:
-    """The member's own view of a conversation: folder, request, archive, mute, pin."""
-    request = None
-    if row["request_state"] is not None:
-        asker = next((m for m in members if m["id"] == row["request_from"]), None)
-        request = {
-            "status": safety.request_status(settings, row, "", now_ms),
-            "from": None if asker is None else user_view(asker)["handle"],
-            "sent_at": iso(row["request_at"]),
-        }
-    muted_until = row["muted_until"]
-    muted = muted_until is not None and muted_until > now_ms
-    return {
-        "folder": row["folder"],
-        "request": request,
-        "archived": row["archived_position"] is not None
-        and row["last_position"] <= row["archived_position"],
-        "hidden": row["hidden_position"] is not None
-        and row["last_position"] <= row["hidden_position"],
-        "muted": muted,
-        "muted_until": iso(muted_until) if muted and muted_until != policy.MUTE_FOREVER else None,
-        "pinned": row["pinned_at"] is not None,
-    }
-
-
-def _request_sent(
-    settings: Settings,
-    row: Mapping[Any, Any],
-    members: list[RowMapping],
-    viewer_id: int,
-    *,
-    now_ms: int,
-) -> dict[str, Any]:
-    """For the sender of a direct request: still awaiting acceptance (a declined request
-    looks the same), and how many messages they may still send in it."""
-    other = next((m for m in members if m["id"] != viewer_id), None)
-    if row["kind"] != "direct" or other is None or other["request_state"] is None:
-        return {"awaiting_acceptance": False, "remaining_messages": None}
-    facts = {
-        "request_state": other["request_state"],
-        "request_at": other["request_at"],
-        "declined_at": other["declined_at"],
-        "request_messages": other["request_messages"],
-    }
-    status = safety.request_status(settings, facts, "", now_ms)
-    return {
-        "awaiting_acceptance": True,
-        "remaining_messages": policy.request_allowance(
-            status, other["request_messages"], limit=settings.request_message_limit
-        ),
-    }
-
-
-def emit_membership(
-    t: WriteTxn, settings: Settings, conversation_id: int, pid: str, user_id: int
-) -> None:
-    """Tell the member's devices (only theirs) their view of the conversation changed."""
-    row = db.conversation_for_member(t.conn, pid, user_id)
-    assert row is not None
-    members = db.member_rows(t.conn, [conversation_id])
-    state = membership_view(settings, row, members, now_ms=t.now_ms)
-    emit(
-        t,
-        "membership.updated",
-        {"conversation_id": pid, **state},
-        conversation_id=conversation_id,
-        user_id=user_id,
-    )
 
 
 def _read_positions(members: list[RowMapping], viewer_id: int) -> dict[str, int]:
@@ -432,7 +359,7 @@ async def add_members(
             position=position,
         )
         db.update_conversation(t.conn, conversation["id"], last_position=position)
-        return _detail(t.conn, core.settings, requester, pid)
+        return detail(t.conn, core.settings, requester, pid)
 
     return await core.store.write("add_members", txn)
 
@@ -506,7 +433,7 @@ async def rename(core: Core, requester: Requester, pid: str, title: str | None) 
             {"conversation_id": pid, "title": clean_title, "by": requester.handle},
             conversation_id=conversation["id"],
         )
-        return _detail(t.conn, core.settings, requester, pid)
+        return detail(t.conn, core.settings, requester, pid)
 
     return await core.store.write("rename", txn)
 
@@ -555,131 +482,6 @@ async def mark_read(core: Core, requester: Requester, pid: str, message_pid: str
         return position
 
     return await core.store.write("mark_read", txn)
-
-
-async def accept_request(core: Core, requester: Requester, pid: str) -> dict[str, Any]:
-    """Accept a message request: the conversation moves to Primary, and from now on the
-    sender sees read receipts, typing and presence as in any conversation. Idempotent."""
-
-    def txn(t: WriteTxn) -> dict[str, Any]:
-        conversation = access.conversation(t.conn, requester, pid)
-        if conversation["request_state"] is not None:
-            accept_in_txn(t, core.settings, conversation, requester.user_id)
-        return _detail(t.conn, core.settings, requester, pid)
-
-    return await core.store.write("accept_request", txn)
-
-
-def accept_in_txn(
-    t: WriteTxn, settings: Settings, conversation: Mapping[Any, Any], user_id: int
-) -> None:
-    db.set_membership(
-        t.conn,
-        conversation["id"],
-        user_id,
-        request_state=None,
-        folder="primary",
-        request_messages=0,
-    )
-    emit_membership(t, settings, conversation["id"], conversation["pid"], user_id)
-
-
-async def decline_request(
-    core: Core,
-    requester: Requester,
-    pid: str,
-    *,
-    block: bool = False,
-    report: dict[str, str] | None = None,
-) -> None:
-    """Delete a message request (optionally blocking and reporting its sender, in one
-    action). The sender is not told: to them the request still looks pending, and their
-    messages reach the requester as a new request only after `request_cooldown_seconds`.
-    A group request is declined by leaving the group."""
-    from backchannel.services import moderation
-
-    def txn(t: WriteTxn) -> int | None:
-        conversation = access.conversation(t.conn, requester, pid)
-        if conversation["request_state"] != "pending":
-            raise BackchannelError("not_a_request", "That conversation is not a pending request.")
-        asker = conversation["request_from"]
-        if conversation["kind"] == "group":
-            leave_in_txn(t, conversation["id"], requester.user_id, by_id=requester.user_id)
-        else:
-            db.set_membership(
-                t.conn,
-                conversation["id"],
-                requester.user_id,
-                request_state="declined",
-                declined_at=t.now_ms,
-            )
-            emit_membership(t, core.settings, conversation["id"], pid, requester.user_id)
-        if asker is not None:
-            user_db.count_declined_request(t.conn, asker)
-        if block and asker is not None:
-            safety_db.add_block(
-                t.conn, blocker_id=requester.user_id, blocked_id=asker, now=t.now_ms
-            )
-        if report is not None and asker is not None:
-            moderation.file_report_in_txn(
-                t,
-                reporter_id=requester.user_id,
-                target_user_id=asker,
-                conversation_id=conversation["id"],
-                message_id=None,
-                reason=report["reason"],
-                comment=report.get("comment", ""),
-            )
-        return asker if block else None
-
-    blocked = await core.store.write("decline_request", txn)
-    if blocked is not None:
-        await safety.after_block(core, requester, blocked)
-
-
-async def update_membership(
-    core: Core,
-    requester: Requester,
-    pid: str,
-    *,
-    folder: str | None = None,
-    archived: bool | None = None,
-    hidden: bool | None = None,
-    pinned: bool | None = None,
-    muted: bool | None = None,
-    muted_until_ms: int | None = None,
-) -> dict[str, Any]:
-    """Change the requester's own view of a conversation: move it between Primary and
-    General, archive it or hide a group (both until new activity), pin it, mute it
-    (until a time, or for ever). Nobody else learns of it."""
-    if folder is not None:
-        policy.check_choice(folder, policy.MOVABLE_FOLDERS, field="folder")
-
-    def txn(t: WriteTxn) -> dict[str, Any]:
-        conversation = access.conversation(t.conn, requester, pid)
-        values: dict[str, Any] = {}
-        if folder is not None:
-            if conversation["request_state"] is not None:
-                raise BackchannelError(
-                    "not_accepted", "Accept the request before moving the conversation."
-                )
-            values["folder"] = folder
-        if archived is not None:
-            values["archived_position"] = conversation["last_position"] if archived else None
-        if hidden is not None:
-            if conversation["kind"] != "group" and hidden:
-                raise BackchannelError("forbidden", "Only groups can be hidden; archive instead.")
-            values["hidden_position"] = conversation["last_position"] if hidden else None
-        if pinned is not None:
-            values["pinned_at"] = t.now_ms if pinned else None
-        if muted is not None:
-            values["muted_until"] = (muted_until_ms or policy.MUTE_FOREVER) if muted else None
-        if values:
-            db.set_membership(t.conn, conversation["id"], requester.user_id, **values)
-            emit_membership(t, core.settings, conversation["id"], pid, requester.user_id)
-        return _detail(t.conn, core.settings, requester, pid)
-
-    return await core.store.write("update_membership", txn)
 
 
 def _now_ms() -> int:

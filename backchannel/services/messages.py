@@ -4,27 +4,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from backchannel.config import Settings
 from backchannel.domain import messages as rules
-from backchannel.domain import policy, spam
+from backchannel.domain import spam
 from backchannel.domain.ids import new_id
 from backchannel.errors import BackchannelError
 from backchannel.services import (
     access,
-    conversations,
     limits,
+    membership,
     moderation,
     pagination,
-    safety,
+    requests,
     screening,
 )
 from backchannel.services.core import Core, Requester
 from backchannel.services.events import emit
 from backchannel.services.views import iso, message_view
-from backchannel.store import accounts as user_db
 from backchannel.store import conversations as conv_db
 from backchannel.store import messages as db
 from backchannel.store import safety as safety_db
@@ -106,84 +103,6 @@ def _check_same_request(existing: Mapping[Any, Any], conversation_pid: str, text
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Admission:
-    """How a new message goes out: `private_to` set, to nobody but its sender (it looks
-    sent to them and never arrives); `request_to` set, as (part of) a message request
-    to that member."""
-
-    private_to: int | None = None
-    request_to: int | None = None
-
-
-def admit(
-    t: WriteTxn,
-    settings: Settings,
-    requester: Requester,
-    conversation: Mapping[Any, Any],
-    *,
-    has_media: bool = False,
-) -> Admission:
-    """Whether and how the requester's new message goes out, by the request and block rules.
-
-    Replying to a request accepts it. In a direct conversation: the blocker may not send;
-    the blocked person's messages stay private to them; a request's sender may send
-    `request_message_limit` text messages until it is accepted, and a declined request
-    still takes them (privately) until its cool-down is over, when they start a new one.
-    """
-    if conversation["request_state"] is not None:
-        conversations.accept_in_txn(t, settings, conversation, requester.user_id)
-    if conversation["kind"] != "direct":
-        return Admission()
-    if conversation["blocking_other"]:
-        raise BackchannelError("blocked_by_you", "You blocked them; unblock them to send.")
-    if conversation["other_request_state"] is None:
-        return Admission(requester.user_id if conversation["blocked_by_other"] else None)
-    return _request_message(t, settings, requester, conversation, has_media=has_media)
-
-
-def _request_message(
-    t: WriteTxn,
-    settings: Settings,
-    requester: Requester,
-    conversation: Mapping[Any, Any],
-    *,
-    has_media: bool,
-) -> Admission:
-    """One more message in the request to the other member of a direct conversation."""
-    other = conversation["other_id"]
-    status = safety.request_status(settings, conversation, "other_", t.now_ms)
-    renewed = status in ("expired", "renewable")
-    sent = 0 if renewed else conversation["other_request_messages"]
-    if sent >= settings.request_message_limit:
-        raise BackchannelError(
-            "request_limit_reached",
-            f"You can send {settings.request_message_limit} message(s) until they accept "
-            "your request.",
-        )
-    policy.check_request_message(has_media=has_media)
-    if renewed:
-        conv_db.set_membership(
-            t.conn,
-            conversation["id"],
-            other,
-            request_state="pending",
-            folder="requests",
-            request_from=requester.user_id,
-            request_at=t.now_ms,
-            request_messages=0,
-            declined_at=None,
-        )
-    conv_db.count_request_message(t.conn, conversation["id"], other)
-    if sent == 0:
-        user_db.count_request_sent(t.conn, requester.user_id)
-    if renewed:
-        conversations.emit_membership(t, settings, conversation["id"], conversation["pid"], other)
-    if status == "declined" or conversation["blocked_by_other"]:
-        return Admission(private_to=requester.user_id)
-    return Admission(request_to=other)
-
-
 def _send_in_txn(
     t: WriteTxn,
     core: Core,
@@ -198,7 +117,7 @@ def _send_in_txn(
 ) -> dict[str, Any]:
     """Admit, screen and insert one new message (services/screening.py says what the
     verdicts do); returns its view."""
-    admission = admit(t, core.settings, requester, conversation)
+    admission = requests.admit(t, core.settings, requester, conversation)
     verdict = screening.judge_in_txn(
         t, core, requester, text, counts, request_to=admission.request_to
     )
@@ -251,7 +170,7 @@ def _to_hidden_requests(
     t: WriteTxn, core: Core, conversation: Mapping[Any, Any], recipient_id: int
 ) -> None:
     conv_db.set_membership(t.conn, conversation["id"], recipient_id, folder="hidden")
-    conversations.emit_membership(
+    membership.emit_membership(
         t, core.settings, conversation["id"], conversation["pid"], recipient_id
     )
 

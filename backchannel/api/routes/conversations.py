@@ -10,7 +10,7 @@ from starlette.responses import Response
 from backchannel.api import schemas as s
 from backchannel.api.deps import CoreDep, RequesterDep
 from backchannel.api.responses import json, no_content
-from backchannel.services import conversations
+from backchannel.services import conversations, requests
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 
@@ -89,7 +89,7 @@ async def update_membership(
     """Your own view of it: move between Primary and General, archive, hide (groups), pin,
     mute. Nobody else learns of it."""
     until = None if body.muted_until is None else int(body.muted_until.timestamp() * 1000)
-    view = await conversations.update_membership(
+    view = await requests.update_membership(
         core,
         me,
         conversation_id,
@@ -106,7 +106,7 @@ async def update_membership(
 @router.post("/{conversation_id}/accept", response_model=s.ConversationOut)
 async def accept(conversation_id: str, core: CoreDep, me: RequesterDep) -> Response:
     """Accept a message request: it moves to Primary. Idempotent."""
-    return json(await conversations.accept_request(core, me, conversation_id))
+    return json(await requests.accept_request(core, me, conversation_id))
 
 
 @router.post("/{conversation_id}/decline", status_code=204)
@@ -116,5 +116,5 @@ async def decline(
     """Delete a message request, optionally blocking and reporting the sender at once.
     The sender is not told."""
     report = None if body.report is None else body.report.model_dump()
-    await conversations.decline_request(core, me, conversation_id, block=body.block, report=report)
+    await requests.decline_request(core, me, conversation_id, block=body.block, report=report)
     return no_content()
