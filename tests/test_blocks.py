@@ -259,6 +259,16 @@ async def test_over_the_websocket_no_message_typing_or_presence_crosses_a_block(
         assert [f for f in frames if f["op"] in ("typing", "event")] == []
         # the friend still sees the troll typing in the group
         assert (await next_frame(friend_ws, "typing"))["user"] == "troll"
+        # unblocked: each sees the other active again, at once
+        await me.unblock("troll")
+        back = await next_frame(troll_ws, "presence")
+        while back["user"] != "mina":
+            back = await next_frame(troll_ws, "presence")
+        assert back["active"] is True
+        seen = await next_frame(me_ws, "presence")
+        while seen["user"] != "troll":
+            seen = await next_frame(me_ws, "presence")
+        assert seen["active"] is True
         for ws in (me_ws, troll_ws, friend_ws):
             await ws.close()
 

@@ -23,6 +23,7 @@ from backchannel.services.core import Core, Requester
 from backchannel.services.views import iso, user_view
 from backchannel.store import accounts as user_db
 from backchannel.store import conversations as conv_db
+from backchannel.store import presence as presence_db
 from backchannel.store import safety as db
 from backchannel.store.database import ReadTxn, WriteTxn
 
@@ -127,11 +128,38 @@ async def unblock(core: Core, requester: Requester, handle: str) -> None:
     """Lift a block (idempotent). Messages sent while it stood stay undelivered."""
     canonical = _handle(handle)
 
-    def txn(t: WriteTxn) -> None:
+    def txn(t: WriteTxn) -> int | None:
         other = _other(t.conn, requester, canonical)
-        db.remove_block(t.conn, blocker_id=requester.user_id, blocked_id=other)
+        if not db.remove_block(t.conn, blocker_id=requester.user_id, blocked_id=other):
+            return None
+        return other
 
-    await core.store.write("unblock", txn)
+    unblocked = await core.store.write("unblock", txn)
+    if unblocked is not None:
+        await _after_unblock(core, requester, unblocked)
+
+
+async def _after_unblock(core: Core, requester: Requester, other_id: int) -> None:
+    """After an unblock: where the two may see each other's presence again (no block the
+    other way, a shared accepted conversation, both showing activity), each is told."""
+
+    def txn(t: ReadTxn) -> list[tuple[Requester, int, int | None]]:
+        me = user_db.user_by_id(t.conn, requester.user_id)
+        other = user_db.user_by_id(t.conn, other_id)
+        if me is None or other is None:
+            return []
+        shown = []
+        for subject, viewer in ((me, other), (other, me)):
+            seen = presence_db.visible_to(t.conn, viewer["id"], [subject["handle"]])
+            if subject["handle"] in seen:
+                who = Requester(subject["id"], subject["pid"], subject["handle"])
+                shown.append((who, int(viewer["id"]), seen[subject["handle"]]["last_active_at"]))
+        return shown
+
+    for subject, viewer, last_active_at in await core.store.read("unblock_presence", txn):
+        await presence.visibility_changed(
+            core, subject, shown=True, viewers=[viewer], last_active_at=last_active_at
+        )
 
 
 async def blocked_list(
