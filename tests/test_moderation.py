@@ -552,3 +552,11 @@ async def test_suspension_closes_the_live_stream_at_once(tmp_path: Path, servers
         with pytest.raises(websockets.ConnectionClosed) as info:
             await asyncio.wait_for(ws.recv(), 5)
         assert info.value.rcvd is not None and info.value.rcvd.code == 4001
+
+
+async def test_your_own_profile_says_whether_you_moderate(api: Api) -> None:
+    admin, member = await api.users(2)
+    assert (await admin.get("/api/v1/me")).json()["role"] == "admin"
+    assert (await member.get("/api/v1/me")).json()["role"] == "user"
+    # and nobody else's profile says it
+    assert "role" not in (await member.get(f"/api/v1/users/{admin.handle}")).json()

@@ -131,6 +131,9 @@ class ProfileOut(UserOut):
     following_count: int | None = None
     followed_by_me: bool | None = None
     follows_me: bool | None = None
+    role: Literal["user", "admin"] | None = Field(
+        None, description="Yours only (`GET /api/v1/me`): `admin` for moderators."
+    )
 
 
 class SettingsOut(BaseModel):

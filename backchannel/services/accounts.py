@@ -337,7 +337,9 @@ async def get_me(core: Core, requester: Requester) -> dict[str, Any]:
         user = db.user_by_id(t.conn, requester.user_id)
         assert user is not None
         followers, following = db.follow_counts(t.conn, requester.user_id)
-        return profile_view(user, followers_count=followers, following_count=following)
+        return profile_view(
+            user, followers_count=followers, following_count=following, role=user["role"]
+        )
 
     return await core.store.read("get_me", txn)
 

@@ -21,6 +21,7 @@ USER_COLUMNS = (
     users.c.deactivated_at,
     users.c.read_receipts,
     users.c.activity_status,
+    users.c.role,
 )
 
 
