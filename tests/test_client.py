@@ -143,3 +143,42 @@ async def test_the_echo_bot_example_answers(tmp_path: Path, servers: Servers) ->
         bot.cancel()
         with pytest.raises(asyncio.CancelledError):
             await bot
+
+
+async def test_requests_blocks_and_reports_through_the_sdk(
+    tmp_path: Path, servers: Servers
+) -> None:
+    server = await servers.serve(
+        tmp_path / "data", env={"BACKCHANNEL_DM_INBOX_DEFAULT": "following"}
+    )
+    async with (
+        await Client.register(server.url, "mod", PASSWORD) as mod,  # the first: a moderator
+        await Client.register(server.url, "alice", PASSWORD) as alice,
+        await Client.register(server.url, "bob", PASSWORD) as bob,
+        await Client.register(server.url, "eve", PASSWORD) as eve,
+    ):
+        assert (await alice.can_message("bob"))["can_message"] == "request"
+        cid = (await alice.open_direct("bob"))["id"]
+        await alice.send(cid, "hi bob")
+        requests = (await bob.inbox(folder="requests"))["items"]
+        assert [c["id"] for c in requests] == [cid]
+        assert (await bob.accept_request(cid))["folder"] == "primary"
+        assert (await bob.update_membership(cid, pinned=True))["pinned"] is True
+        spam = (await eve.open_direct("bob"))["id"]
+        await eve.send(spam, "cheap followers")
+        await bob.decline_request(spam, block=True, report_reason="spam")
+        assert [u["handle"] for u in (await bob.blocked())["items"]] == ["eve"]
+        report = await alice.report("user", "harassment", user="eve", comment="rude")
+        assert report["status"] == "open"
+        assert await bob.set_hidden_words(["Crypto"]) == ["crypto"]
+        # to eve it all still looks like a request waiting for an answer
+        assert await eve.can_message("bob") == {
+            "can_message": "request",
+            "conversation_id": spam,
+            "remaining_messages": 0,
+        }
+        with pytest.raises(ApiError) as refused:
+            await eve.send(spam, "hello??")
+        assert refused.value.code == "request_limit_reached"
+        await bob.unblock("eve")
+        assert mod.token is not None

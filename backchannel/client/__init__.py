@@ -179,6 +179,22 @@ class Client:
         reply = await self._request("PUT", "/api/v1/me/hidden-words", json={"words": words})
         return list(reply["words"])
 
+    async def report(
+        self,
+        kind: str,
+        reason: str,
+        *,
+        user: str | None = None,
+        conversation_id: str | None = None,
+        message_id: str | None = None,
+        comment: str = "",
+    ) -> dict[str, Any]:
+        """Report a `user`, a `message` or a `conversation` to the moderators (idempotent
+        while your report is open)."""
+        body = {"kind": kind, "reason": reason, "comment": comment}
+        body |= _params(user=user, conversation_id=conversation_id, message_id=message_id)
+        return dict(await self._request("POST", "/api/v1/reports", json=body, retry=True))
+
     async def accept_request(self, conversation_id: str) -> dict[str, Any]:
         path = f"/api/v1/conversations/{conversation_id}/accept"
         return dict(await self._request("POST", path, retry=True))
