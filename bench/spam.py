@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backchannel.domain import spam
+from backchannel.domain import links, spam
 from backchannel.domain.spam import DAY_SECONDS, MessageContext, SpamFilter, Verdict
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus" / "spam_corpus.jsonl"
@@ -96,7 +96,7 @@ def quality(samples: list[Sample], verdicts: list[Verdict]) -> dict[str, Any]:
 
 def _clear_caches() -> None:
     """Forget every host the filter module has resolved (its memos, not state)."""
-    for cached in (spam._resolve, spam._parts, spam._phishing_compound):
+    for cached in (links.resolve, links.host_parts, links.phishing_compound):
         cached.cache_clear()
 
 

@@ -9,7 +9,7 @@ that makes its change, so an action and its audit entry commit together or not a
 
 Reports are invisible to the person reported: filing one emits no event and changes
 nothing they can read. Evidence is copied into the report when it is filed, so it
-outlives an unsend, an edit or a deactivation.
+outlives an unsend, an edit or a deactivation (services/evidence.py says what is kept).
 """
 
 from __future__ import annotations
@@ -27,6 +27,15 @@ from backchannel.errors import BackchannelError
 from backchannel.services import access, pagination
 from backchannel.services.core import Core, Requester
 from backchannel.services.events import emit
+from backchannel.services.evidence import (
+    conversation_evidence,
+    evidence_by_ids,
+    evidence_message,
+    message_evidence,
+    preview,
+    shown_handle,
+    user_evidence,
+)
 from backchannel.services.views import iso
 from backchannel.store import accounts as user_db
 from backchannel.store import conversations as conv_db
@@ -60,13 +69,6 @@ RESOLUTIONS = {
 }
 COMMENT_MAX = 1000
 NOTE_MAX = 1000
-# Evidence: messages around a reported message, of a conversation, of a user.
-MESSAGES_BEFORE = 10
-MESSAGES_AFTER = 5
-CONVERSATION_MESSAGES = 30
-USER_MESSAGES = 20
-CONTEXT_TEXT_MAX = 2000  # characters kept of each context message (the reported one: all)
-PREVIEW_MAX = 140
 FILTER_REASON_MAX = 32  # reports.reason
 
 
@@ -130,7 +132,7 @@ async def file_report(
             if target is None:
                 raise BackchannelError("user_not_found", "No such user.")
             target_id: int | None = target["id"]
-            evidence = lambda: _user_evidence(t.conn, target, viewer_id=requester.user_id)  # noqa: E731
+            evidence = lambda: user_evidence(t.conn, target, viewer_id=requester.user_id)  # noqa: E731
         else:
             assert conversation_id is not None
             conversation = access.conversation(t.conn, requester, conversation_id)
@@ -140,12 +142,12 @@ async def file_report(
                 assert message_id is not None
                 message = access.message(t.conn, requester, conversation, message_id)
                 target_id, msg_id = message["sender_id"], message["id"]
-                evidence = lambda: _message_evidence(  # noqa: E731
+                evidence = lambda: message_evidence(  # noqa: E731
                     t.conn, conversation, message, viewer_id=requester.user_id, from_position=joined
                 )
             else:
                 target_id = _other_member(t.conn, conversation, requester.user_id)
-                evidence = lambda: _conversation_evidence(  # noqa: E731
+                evidence = lambda: conversation_evidence(  # noqa: E731
                     t.conn, conversation, viewer_id=requester.user_id, from_position=joined
                 )
         if target_id == requester.user_id:
@@ -189,7 +191,7 @@ def file_report_in_txn(
     def capture() -> dict[str, Any]:
         if evidence is not None:
             return evidence
-        return _evidence_by_ids(
+        return evidence_by_ids(
             t.conn,
             viewer_id=reporter_id,
             target_user_id=target_user_id,
@@ -241,7 +243,7 @@ def file_flag_in_txn(
         if message_id is not None and "message" not in stored:
             row = msg_db.messages_by_ids(t.conn, [message_id]).get(message_id)
             if row is not None:
-                stored["message"] = _evidence_message(row, full=True)
+                stored["message"] = evidence_message(row, full=True)
         return stored
 
     pid, _created = _file(
@@ -354,161 +356,6 @@ def _other_member(conn: Connection, conversation: Mapping[Any, Any], me: int) ->
     return others[0] if others else None
 
 
-# --- evidence ----------------------------------------------------------------------
-
-
-def _shown(handle: str | None) -> str | None:
-    """A handle as shown: deactivated accounts' "~" placeholders are no handle."""
-    return None if handle is None or handle.startswith("~") else handle
-
-
-def _evidence_message(row: Mapping[Any, Any], *, full: bool = False) -> dict[str, Any]:
-    text = row["text"]
-    if text is not None and not full:
-        text = text[:CONTEXT_TEXT_MAX]
-    return {
-        "id": row["pid"],
-        "conversation_id": row["conversation_pid"],
-        "position": row["position"],
-        "sender": {"id": row["sender_pid"], "handle": _shown(row["sender_handle"])},
-        "text": text,
-        "reply_to": None
-        if row["reply_pid"] is None
-        else {
-            "id": row["reply_pid"],
-            "sender_handle": _shown(row["reply_sender_handle"]),
-            "text": row["reply_text"],
-        },
-        "forwarded": bool(row["forwarded"]),
-        "created_at": iso(row["created_at"]),
-        "edited_at": iso(row["edited_at"]),
-        "unsent": row["unsent_at"] is not None,
-    }
-
-
-def _conversation_summary(conversation: Mapping[Any, Any]) -> dict[str, Any]:
-    return {"id": conversation["pid"], "kind": conversation["kind"], "title": conversation["title"]}
-
-
-def _message_evidence(
-    conn: Connection,
-    conversation: Mapping[Any, Any],
-    message: Mapping[Any, Any],
-    *,
-    viewer_id: int,
-    from_position: int,
-) -> dict[str, Any]:
-    """The message, and the messages around it that the viewer can see."""
-
-    def page(before: int | None, after: int | None, limit: int) -> list[dict[str, Any]]:
-        rows = msg_db.history_page(
-            conn,
-            conversation_id=conversation["id"],
-            user_id=viewer_id,
-            from_position=from_position,
-            before=before,
-            after=after,
-            limit=limit,
-        )
-        return [_evidence_message(row) for row in rows]
-
-    return {
-        "kind": "message",
-        "conversation": _conversation_summary(conversation),
-        "message": _evidence_message(message, full=True),
-        "before": page(message["position"], None, MESSAGES_BEFORE),
-        "after": page(None, message["position"], MESSAGES_AFTER),
-    }
-
-
-def _conversation_evidence(
-    conn: Connection, conversation: Mapping[Any, Any], *, viewer_id: int, from_position: int
-) -> dict[str, Any]:
-    """The conversation, its members and its last messages that the viewer can see."""
-    rows = msg_db.history_page(
-        conn,
-        conversation_id=conversation["id"],
-        user_id=viewer_id,
-        from_position=from_position,
-        before=None,
-        after=None,
-        limit=CONVERSATION_MESSAGES,
-    )
-    members = conv_db.member_rows(conn, [conversation["id"]])
-    summary = _conversation_summary(conversation)
-    summary["members"] = [{"id": m["pid"], "handle": _shown(m["handle"])} for m in members]
-    return {
-        "kind": "conversation",
-        "conversation": summary,
-        "messages": [_evidence_message(row) for row in rows],
-    }
-
-
-def _user_evidence(conn: Connection, user: Mapping[Any, Any], *, viewer_id: int) -> dict[str, Any]:
-    """The profile, and the last messages the user sent where the viewer could see them."""
-    ids = db.message_ids_sent_where_seen(
-        conn, sender_id=user["id"], viewer_id=viewer_id, limit=USER_MESSAGES
-    )
-    rows = msg_db.messages_by_ids(conn, ids)
-    deleted = user["deactivated_at"] is not None
-    return {
-        "kind": "user",
-        "user": {
-            "id": user["pid"],
-            "handle": None if deleted else user["handle"],
-            "display_name": user["display_name"],
-            "bio": user["bio"],
-            "created_at": iso(user["created_at"]),
-        },
-        "messages": [_evidence_message(rows[i]) for i in reversed(ids) if i in rows],
-    }
-
-
-def _evidence_by_ids(
-    conn: Connection,
-    *,
-    viewer_id: int,
-    target_user_id: int,
-    conversation_id: int | None,
-    message_id: int | None,
-) -> dict[str, Any]:
-    """Evidence as `file_report` captures it, from internal ids."""
-    if conversation_id is None:
-        user = db.moderated_user(conn, user_id=target_user_id)
-        assert user is not None, target_user_id
-        return _user_evidence(conn, user, viewer_id=viewer_id)
-    conversation = db.conversation_by_id(conn, conversation_id)
-    assert conversation is not None, conversation_id
-    joined = db.joined_position(conn, conversation_id, viewer_id)
-    if joined is None:  # never a member: no message of it was theirs to see
-        joined = pagination.MAX_PART
-    if message_id is not None:
-        message = msg_db.messages_by_ids(conn, [message_id]).get(message_id)
-        assert message is not None, message_id
-        return _message_evidence(
-            conn, conversation, message, viewer_id=viewer_id, from_position=joined
-        )
-    return _conversation_evidence(conn, conversation, viewer_id=viewer_id, from_position=joined)
-
-
-def _preview(evidence: Mapping[str, Any]) -> str:
-    """A line of the evidence for the queue: the message, or the last one, or the profile."""
-    message = evidence.get("message")
-    if not isinstance(message, dict):
-        listed = evidence.get("messages") or []
-        message = listed[-1] if listed and isinstance(listed[-1], dict) else None
-    if message is not None:
-        text = message.get("text")
-        line = "(unsent)" if text is None else str(text)
-    elif isinstance(evidence.get("user"), dict):
-        user = evidence["user"]
-        line = " — ".join(str(part) for part in (user.get("display_name"), user.get("bio")) if part)
-    else:
-        line = ""
-    line = " ".join(line.split())
-    return line if len(line) <= PREVIEW_MAX else line[: PREVIEW_MAX - 1] + "…"
-
-
 # --- the queue -----------------------------------------------------------------------
 
 
@@ -545,11 +392,11 @@ def _report_view(row: Mapping[Any, Any], *, full: bool = False) -> dict[str, Any
         "resolution": row["resolution"],
         "created_at": iso(row["created_at"]),
         "resolved_at": iso(row["resolved_at"]),
-        "reporter": _shown(row["reporter_handle"]),
+        "reporter": shown_handle(row["reporter_handle"]),
         "target": target,
         "conversation_id": row["conversation_pid"],
         "message_id": row["message_pid"],
-        "preview": _preview(evidence) if isinstance(evidence, dict) else "",
+        "preview": preview(evidence) if isinstance(evidence, dict) else "",
     }
     if full:
         view["evidence"] = evidence
