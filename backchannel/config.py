@@ -379,6 +379,12 @@ class Settings(BaseSettings):
 
     # --- moderation ----------------------------------------------------------------
 
+    # --- media: kinds and limits --------------------------------------------------
+
+    # --- media storage ---------------------------------------------------------------
+
+    # --- link previews ---------------------------------------------------------------
+
     @field_validator("database_url", "redis_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:

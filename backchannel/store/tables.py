@@ -172,6 +172,11 @@ messages = Table(
     # them: to the sender it looks sent, to the blocker it never existed, and it stays
     # so after an unblock.
     Column("private_to", BigInteger, nullable=True),
+    # text | location | profile | post; `extra` holds the kind's JSON (a location, a shared
+    # profile or post), `preview` the link preview built for the first link (JSON).
+    Column("kind", String(16), nullable=False, server_default="text"),
+    Column("extra", Text, nullable=True),
+    Column("preview", Text, nullable=True),
     UniqueConstraint("sender_id", "txn_id", name="uq_messages_sender_txn"),
     Index("ix_messages_conversation_position", "conversation_id", "position"),
 )
@@ -285,4 +290,46 @@ moderation_log = Table(
     Column("note", Text, nullable=False, server_default=""),
     Column("created_at", BigInteger, nullable=False),
     Index("ix_moderation_log_target_user_id", "target_user_id"),
+)
+
+# Uploads. `storage_key` addresses the bytes in the media store (content-addressed: the
+# same bytes uploaded twice are stored once; they are deleted when no row needs them).
+# Attached to at most one message, once, by its uploader (`message_id`, `position` in the
+# message); uploads never attached are swept after `media_unattached_ttl_seconds`.
+media = Table(
+    "media",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("pid", String(32), nullable=False, unique=True),
+    Column("uploader_id", ForeignKey("users.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # image | gif | video | audio | voice | document
+    Column("mime", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("storage_key", String(200), nullable=False),
+    Column("filename", String(255), nullable=True),
+    Column("width", Integer, nullable=True),
+    Column("height", Integer, nullable=True),
+    Column("duration_ms", Integer, nullable=True),
+    Column("waveform", Text, nullable=True),  # JSON list of 0-255 levels (voice notes)
+    Column("blurhash", String(100), nullable=True),
+    Column("thumbnail_key", String(200), nullable=True),
+    Column("poster_key", String(200), nullable=True),
+    Column("view_once", Integer, nullable=False, server_default="0"),
+    Column("message_id", ForeignKey("messages.id"), nullable=True),
+    Column("position", Integer, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("erased_at", BigInteger, nullable=True),  # the bytes are gone (unsent, expired)
+    Index("ix_media_uploader", "uploader_id", "created_at"),
+    Index("ix_media_message_id", "message_id"),
+    Index("ix_media_storage_key", "storage_key"),
+    Index("ix_media_unattached", "message_id", "created_at"),
+)
+
+# View-once media: who opened it (and so may not again).
+media_opens = Table(
+    "media_opens",
+    metadata,
+    Column("media_id", ForeignKey("media.id"), primary_key=True),
+    Column("user_id", ForeignKey("users.id"), primary_key=True),
+    Column("opened_at", BigInteger, nullable=False),
 )
