@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from backchannel.api.routes import (
     accounts,
     conversations,
     health,
+    media,
     messages,
     moderation,
     presence,
@@ -33,8 +35,12 @@ from backchannel.api.schemas import ErrorOut
 from backchannel.broker.local import LocalBroker
 from backchannel.broker.redis import RedisBroker
 from backchannel.config import Settings
+from backchannel.domain import media as media_rules
+from backchannel.media import build_media_store
 from backchannel.observability import Metrics
+from backchannel.previews import PreviewFetcher
 from backchannel.ratelimit import build_limiter
+from backchannel.services import media as media_service
 from backchannel.services.core import Core
 from backchannel.store import events as event_db
 from backchannel.store import migrate
@@ -75,6 +81,20 @@ def check_migrated(store: Store | str) -> None:
         )
 
 
+async def _sweep_media(core: Core) -> None:
+    """Delete uploads never attached, every `media_sweep_seconds`, for as long as the app
+    runs (a failed round is logged and retried at the next)."""
+    while True:
+        await asyncio.sleep(core.settings.media_sweep_seconds)
+        try:
+            swept = await media_service.sweep(core)
+        except Exception:
+            log.warning("media sweep failed", exc_info=True)
+            continue
+        if swept:
+            log.info("swept unattached uploads", extra={"fields": {"count": swept}})
+
+
 def create_app(settings: Settings) -> FastAPI:
     metrics = Metrics()
 
@@ -90,6 +110,8 @@ def create_app(settings: Settings) -> FastAPI:
         await broker.start()
         limiter = build_limiter(settings, registry=metrics.registry)
         core = Core(settings=settings, store=store, broker=broker, metrics=metrics, limiter=limiter)
+        core.media = build_media_store(settings)
+        core.previews = PreviewFetcher(settings)
         position = await store.read("current_position", lambda t: event_db.current_position(t.conn))
         core.broker.publish_position(position)
         await store.start()
@@ -98,6 +120,7 @@ def create_app(settings: Settings) -> FastAPI:
             store.prefetch = fanout.prefetch
             store.on_prefetched = fanout.offer
         fanout.start()
+        sweeper = asyncio.get_running_loop().create_task(_sweep_media(core))
         metrics.stream_sockets.set_function(lambda: fanout.connections)
         app.state.core = core
         app.state.fanout = fanout
@@ -113,11 +136,16 @@ def create_app(settings: Settings) -> FastAPI:
             core.shutting_down = True
             core.broker.wake_all()
             await fanout.close(CLOSE_SERVICE_RESTART)
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             if core.background:
                 await asyncio.gather(*core.background, return_exceptions=True)
             await store.close()
             await broker.close()
             await limiter.close()
+            await core.media.close()
+            await core.previews.close()
             log.info("backchannel stopped")
 
     app = FastAPI(
@@ -144,11 +172,16 @@ def create_app(settings: Settings) -> FastAPI:
         users,
         safety,
         moderation,
+        media,
         presence,
         health,
     ):
         app.include_router(module.router)
-    app.add_middleware(RequestMiddleware, metrics=metrics)
+    app.add_middleware(
+        RequestMiddleware,
+        metrics=metrics,
+        upload_max_bytes=media_rules.max_upload_bytes(settings),
+    )
     _describe_errors(app)
     return app
 

@@ -380,10 +380,195 @@ class Settings(BaseSettings):
     # --- moderation ----------------------------------------------------------------
 
     # --- media: kinds and limits --------------------------------------------------
+    media_max_image_bytes: int = Field(
+        20_000_000,
+        ge=1,
+        description="Largest still image (JPEG, PNG, WebP) one upload may be, in bytes.",
+    )
+    media_max_gif_bytes: int = Field(
+        20_000_000,
+        ge=1,
+        description="Largest GIF, or animated WebP or PNG (they count as GIFs), in bytes.",
+    )
+    media_max_video_bytes: int = Field(
+        100_000_000, ge=1, description="Largest video (MP4, WebM), in bytes."
+    )
+    media_max_audio_bytes: int = Field(
+        50_000_000,
+        ge=1,
+        description="Largest audio file (MP3, AAC, M4A, Ogg Opus or Vorbis, WAV, WebM audio), "
+        "in bytes.",
+    )
+    media_max_voice_bytes: int = Field(
+        20_000_000,
+        ge=1,
+        description="Largest voice note (audio the client sends as a voice note), in bytes.",
+    )
+    media_max_document_bytes: int = Field(
+        100_000_000,
+        ge=1,
+        description="Largest document (PDF, text, CSV, Office, OpenDocument, ZIP, or any "
+        "accepted file sent as a document), in bytes. The largest of these six limits is where "
+        "an upload is cut off, before its type is known.",
+    )
+    media_max_image_pixels: int = Field(
+        50_000_000,
+        ge=1,
+        description="Most pixels (width x height) an image may have; for an animated WebP or "
+        "PNG, all its frames together. More is refused as a decompression bomb (`media_bomb`). "
+        "Pillow's own ceiling, about 89 million pixels, applies above this.",
+    )
+    media_max_gif_frames: int = Field(
+        1000,
+        ge=1,
+        description="Most frames an animated image (GIF, WebP, PNG) may have; more is refused "
+        "as a decompression bomb (`media_bomb`).",
+    )
+    media_thumbnail_size: int = Field(
+        320,
+        ge=16,
+        le=4096,
+        description="Longer side, in pixels, of the thumbnails made of images, GIFs (their first "
+        "frame) and video posters; smaller pictures are not enlarged.",
+    )
 
     # --- media storage ---------------------------------------------------------------
+    media_backend: Literal["local", "s3"] = Field(
+        "local",
+        description="Where uploaded media is kept. `local`: files under `<data_dir>/media/`, "
+        "for one node (or nodes sharing that directory); `s3`: objects in `s3_bucket` of an "
+        "S3-compatible store (AWS S3, MinIO, Ceph…), shared by every node.",
+    )
+    s3_bucket: str | None = Field(
+        None,
+        validate_default=True,
+        description="With `media_backend = s3`: the bucket media is kept in (it must exist). "
+        "Required then; unused otherwise.",
+    )
+    s3_endpoint_url: str | None = Field(
+        None,
+        description="URL of an S3-compatible server (`http://minio:9000`), addressed "
+        "path-style. Empty: AWS S3 in `s3_region`.",
+    )
+    s3_region: str = Field(
+        "us-east-1",
+        description="Region of the bucket, used to sign requests; most S3-compatible "
+        "servers accept any.",
+    )
+    s3_access_key_id: str | None = Field(
+        None,
+        description="Access key id for S3, paired with `s3_secret_access_key`. Empty (both): "
+        "boto3's usual chain — `AWS_*` environment variables, `~/.aws`, an instance or pod "
+        "role.",
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        None,
+        validate_default=True,
+        description="The secret of `s3_access_key_id`: set both or neither.",
+    )
+    s3_prefix: str = Field(
+        "",
+        description="Prefix of every object key (`backchannel/`; a missing trailing `/` is "
+        "added), to share a bucket. Empty: keys at the bucket's root.",
+    )
+
+    @field_validator(
+        "s3_bucket", "s3_endpoint_url", "s3_access_key_id", "s3_secret_access_key", mode="before"
+    )
+    @classmethod
+    def _s3_empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("s3_bucket")
+    @classmethod
+    def _s3_bucket_for_s3(cls, value: str | None, info: Any) -> str | None:
+        if value is None and info.data.get("media_backend") == "s3":
+            raise ValueError(
+                "media_backend is s3, so s3_bucket must name the bucket (BACKCHANNEL_S3_BUCKET)"
+            )
+        return value
+
+    @field_validator("s3_secret_access_key")
+    @classmethod
+    def _s3_key_pair(cls, value: SecretStr | None, info: Any) -> SecretStr | None:
+        if (value is None) != (info.data.get("s3_access_key_id") is None):
+            raise ValueError(
+                "s3_access_key_id and s3_secret_access_key go together: set both or neither"
+            )
+        return value
+
+    media_url_secret: SecretStr | None = Field(
+        None,
+        description="Key that signs short-lived media links (for `<img>` and players that "
+        "cannot send a bearer token). Empty: a key kept in `<data_dir>/media-url.key`, "
+        "shared by the processes of one data directory; set it on multi-node deployments.",
+    )
+    media_unattached_ttl_seconds: float = Field(
+        86400.0,
+        gt=0,
+        description="Uploads never attached to a message are deleted after this long.",
+    )
+    media_sweep_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="How often each node looks for uploads to delete.",
+    )
 
     # --- link previews ---------------------------------------------------------------
+    link_previews: bool = Field(
+        True,
+        description="Show a preview (title, description, site name, image) of the first link "
+        "of a message, fetched by the server. Off: no preview is fetched, nothing leaves the "
+        "server. Previews never fetch from private, loopback, link-local, cloud metadata or "
+        "other internal addresses, nor from ports other than 80 and 443.",
+    )
+    preview_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="Networks (CIDR, e.g. `127.0.0.1/32`) that previews may fetch from although "
+        "they are internal, on any port. For tests and closed networks only: anyone who can "
+        "send a message can make the server request any URL there. Logged as a warning.",
+    )
+    preview_connect_timeout_seconds: float = Field(
+        3.0, gt=0, description="How long a link preview waits to connect to a site."
+    )
+    preview_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="How long fetching one link preview (or its image) may take in all: "
+        "name lookups, connections, redirects and reading.",
+    )
+    preview_max_page_bytes: int = Field(
+        512 * 1024,
+        ge=1024,
+        description="Most bytes of a page read for its preview; the rest is not downloaded.",
+    )
+    preview_cache_seconds: float = Field(
+        3600.0, ge=0, description="How long a fetched link preview is reused."
+    )
+    preview_failure_cache_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="How long a link that gave no preview (refused, failed, no metadata) is "
+        "not fetched again.",
+    )
+    preview_cache_entries: int = Field(
+        1000, ge=0, description="Most link previews (and failures) kept in each node's cache."
+    )
+
+    @field_validator("preview_allowed_networks")
+    @classmethod
+    def _preview_cidrs(cls, value: list[str]) -> list[str]:
+        import ipaddress  # here, not at the top: this section's settings keep to themselves
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=True)
+            except ValueError as exc:
+                raise ValueError(
+                    f"preview_allowed_networks: {entry!r} is not a network in CIDR notation "
+                    f"(expected e.g. 127.0.0.1/32 or 10.0.0.0/8): {exc}"
+                ) from None
+        return value
 
     @field_validator("database_url", "redis_url", mode="before")
     @classmethod

@@ -86,6 +86,7 @@ CASES: dict[tuple[str, str], Builder] = {
     ("PATCH", MESSAGES + "/{message_id}"): _body({"text": "rewritten"}),
     ("DELETE", MESSAGES + "/{message_id}"): _plain,
     ("POST", MESSAGES + "/{message_id}/unsend"): _plain,
+    ("DELETE", MESSAGES + "/{message_id}/preview"): _plain,
     ("PUT", MESSAGES + "/{message_id}/reactions"): _body({"emoji": "👍"}),
     ("DELETE", MESSAGES + "/{message_id}/reactions/{emoji}"): lambda _w, _u: (
         {"emoji": "👍"},

@@ -172,7 +172,15 @@ def apply_event(state: State, event: dict[str, Any], me: str) -> None:
         cid = data["conversation_id"]
         for message in msgs[cid]:
             if message["id"] == data["message_id"]:
-                message.update(text=None, unsent=True, reactions=[], edited_at=None)
+                message.update(
+                    text=None,
+                    unsent=True,
+                    reactions=[],
+                    edited_at=None,
+                    media=[],
+                    share=None,
+                    preview=None,
+                )
         for quoting in _quoting(state, cid, data["message_id"]):
             quoting["reply_to"]["text"] = None
     elif kind == "message.hidden":
@@ -191,6 +199,10 @@ def apply_event(state: State, event: dict[str, Any], me: str) -> None:
         if data["user"] != me:
             seen_by = convs[data["conversation_id"]]["read_positions"]
             seen_by[data["user"]] = max(seen_by.get(data["user"], 0), data["read_position"])
+    elif kind == "message.preview":
+        _find(msgs[data["conversation_id"]], data["message_id"])["preview"] = data["preview"]
+    elif kind == "media.opened":
+        state.setdefault("opened", []).append(data)  # for the sender's eyes; no state here
     elif kind == "account.warned":
         state.setdefault("warnings", []).append(data["warnings"])  # shown to the user; no state
     elif kind == "read.updated":
@@ -234,6 +246,10 @@ def normalize(state: State, me: str) -> dict[str, Any]:
                     "forwarded": m["forwarded"],
                     "reply_to": m["reply_to"],
                     "reactions": sorted((r["emoji"], sorted(r["users"])) for r in m["reactions"]),
+                    "kind": m["kind"],
+                    "share": m["share"],
+                    "media": [a["id"] for a in m["media"]],
+                    "preview": m["preview"],
                 }
                 for m in messages
             ],
@@ -710,6 +726,40 @@ async def test_own_view_of_a_conversation(api: Api) -> None:
         u.handle: types(seen[u.handle]).count("membership.updated") for u in (alice, bob, carol)
     }
     assert counts == {alice.handle: 1, bob.handle: 4, carol.handle: 1}
+
+
+@covers("message.preview", "media.opened")
+async def test_media_and_previews(api: Api) -> None:
+    alice, bob = await api.users(2)
+    cid = await alice.direct(bob)
+    r = await alice.post(
+        "/api/v1/media",
+        files={"file": ("s.png", _png(), "image/png")},
+        data={"view_once": "true"},
+    )
+    assert r.status_code == 201, r.text
+    once = r.json()["id"]
+
+    async def action() -> None:
+        sent = await alice.send(cid, "a photo, and a place", media=[once])
+        await alice.send(cid, "", location={"latitude": 1.5, "longitude": 2.5})
+        r = await alice.delete(f"{CONVERSATIONS}/{cid}/messages/{sent['id']}/preview")
+        assert r.status_code == 204
+        assert (await bob.get(f"/api/v1/media/{once}")).status_code == 200
+
+    seen = await verify_action([alice, bob], action, {"message.preview", "media.opened"})
+    assert "media.opened" in types(seen[alice.handle])
+    assert "media.opened" not in types(seen[bob.handle])
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(out, "PNG")
+    return out.getvalue()
 
 
 @covers("account.warned")

@@ -31,10 +31,17 @@ SECURITY_HEADERS = [
 NO_STORE = (b"cache-control", b"no-store")
 
 
+UPLOAD_PATH = "/api/v1/media"
+FORM_OVERHEAD = 64 * 1024  # multipart boundaries, part headers and small fields
+
+
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, upload_max_bytes: int = 0) -> None:
         self.app = app
         self.metrics = metrics
+        # Uploads get their own bound (the largest kind's limit); api/uploads.py cuts the
+        # file itself at its limit as it streams.
+        self.upload_max_bytes = upload_max_bytes + FORM_OVERHEAD
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,6 +77,8 @@ class RequestMiddleware:
             await send(message)
 
         received = 0
+        upload = scope["path"] == UPLOAD_PATH and scope["method"] == "POST"
+        max_body = self.upload_max_bytes if upload else MAX_BODY_BYTES
 
         async def limited_receive() -> Message:
             # A body without Content-Length (chunked) is counted as it arrives.
@@ -77,14 +86,14 @@ class RequestMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > MAX_BODY_BYTES:
+                if received > max_body:
                     # FastAPI re-raises HTTPException from body reading; the API's
                     # handler renders it as `request_too_large`.
                     raise HTTPException(413)
             return message
 
         try:
-            if length > MAX_BODY_BYTES:
+            if length > max_body:
                 response = json(BackchannelError("request_too_large").body(), 413)
                 await response(scope, receive, send_wrapper)
             else:

@@ -5,7 +5,7 @@ API response in the suite against these)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -86,6 +86,18 @@ class MembersIn(In):
     members: list[str] = Field(min_length=1, max_length=1000)
 
 
+class LocationIn(In):
+    latitude: float
+    longitude: float
+    label: str | None = Field(None, max_length=200)
+
+
+class PostIn(In):
+    url: str = Field(max_length=4096, description="A post of the host platform.")
+    title: str | None = Field(None, max_length=400)
+    image_url: str | None = Field(None, max_length=4096)
+
+
 class MessageIn(In):
     txn_id: str | None = Field(
         None,
@@ -94,8 +106,14 @@ class MessageIn(In):
         pattern=r"^[A-Za-z0-9._~:-]+$",
         description="Client-chosen id making the send idempotent (per sender).",
     )
-    text: str = Field(max_length=70000)
+    text: str = Field("", max_length=70000, description="May be empty with media or a share.")
     reply_to: str | None = Field(None, max_length=64, description="Id of the quoted message.")
+    media: list[str] = Field(
+        default_factory=list, max_length=50, description="Upload ids (POST /api/v1/media)."
+    )
+    location: LocationIn | None = None
+    profile: str | None = Field(None, max_length=64, description="A handle to share.")
+    post: PostIn | None = None
 
 
 class MessagePatch(In):
@@ -221,6 +239,29 @@ class ReactionOut(BaseModel):
     users: list[str]
 
 
+class MediaOut(BaseModel):
+    id: str
+    kind: Literal["image", "gif", "video", "audio", "voice", "document"]
+    mime: str
+    size: int
+    filename: str | None
+    width: int | None
+    height: int | None
+    duration_ms: int | None
+    waveform: list[int] | None
+    blurhash: str | None
+    has_thumbnail: bool
+    view_once: bool
+    erased: bool
+    opened_by: list[str] | None = None
+
+
+class MediaLinksOut(BaseModel):
+    url: str
+    thumbnail_url: str | None
+    expires_in: int = Field(description="Seconds the links stay valid.")
+
+
 class MessageOut(BaseModel):
     id: str
     conversation_id: str
@@ -233,6 +274,12 @@ class MessageOut(BaseModel):
     created_at: str
     edited_at: str | None
     unsent: bool
+    kind: Literal["text", "location", "profile", "post"] = "text"
+    share: dict[str, Any] | None = Field(
+        None, description="location {latitude, longitude, label}, profile (a user), post."
+    )
+    media: list[MediaOut] = Field(default_factory=list)
+    preview: dict[str, Any] | None = Field(None, description="The first link's preview.")
 
 
 class MessageList(BaseModel):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import unicodedata
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
 from backchannel.errors import BackchannelError
 
@@ -99,3 +103,104 @@ def check_forward_targets(count: int, *, maximum: int) -> None:
         raise BackchannelError(
             "too_many_targets", f"A message can be forwarded to at most {maximum} conversations."
         )
+
+
+MAX_ATTACHMENTS = 10
+LABEL_MAX = 100
+POST_TITLE_MAX = 200
+URL_MAX = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """What a message carries: text (may be empty with attachments or a share), its kind
+    (`text`, `location`, `profile`, `post`), the share's JSON, and upload ids in order."""
+
+    text: str
+    kind: str = "text"
+    share: dict[str, Any] | None = None
+    media: tuple[str, ...] = ()
+
+
+def check_content(
+    *,
+    text: str | None,
+    max_length: int,
+    media: list[str] | None = None,
+    location: dict[str, Any] | None = None,
+    profile: str | None = None,
+    post: dict[str, Any] | None = None,
+) -> Content:
+    """A message's content, checked: one kind of share at most, up to MAX_ATTACHMENTS
+    uploads named once each, and text unless something else is sent."""
+    shares = [k for k, v in (("location", location), ("profile", profile), ("post", post)) if v]
+    if len(shares) > 1:
+        raise BackchannelError("invalid_request", "A message shares one thing at most.")
+    pids = tuple(media or ())
+    if len(pids) > MAX_ATTACHMENTS:
+        raise BackchannelError(
+            "too_many_attachments", f"A message carries at most {MAX_ATTACHMENTS} attachments."
+        )
+    if len(set(pids)) != len(pids):
+        raise BackchannelError("invalid_request", "An attachment is named more than once.")
+    body = text or ""
+    if body or not (pids or shares):
+        body = check_text(body, max_length=max_length)
+    if location:
+        return Content(body, "location", check_location(location), pids)
+    if profile:
+        return Content(body, "profile", {"handle": profile}, pids)
+    if post:
+        return Content(body, "post", check_post(post), pids)
+    return Content(body, "text", None, pids)
+
+
+def check_location(raw: dict[str, Any]) -> dict[str, Any]:
+    latitude, longitude = raw.get("latitude"), raw.get("longitude")
+    for name, value, bound in (("latitude", latitude, 90), ("longitude", longitude, 180)):
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+        ):
+            raise BackchannelError("invalid_request", f"location.{name} must be a number.")
+        if abs(value) > bound:
+            raise BackchannelError("invalid_request", f"location.{name} is within ±{bound}.")
+    label = raw.get("label")
+    if label is not None:
+        label = _short_text(label, field="location.label", max_length=LABEL_MAX)
+    return {"latitude": float(latitude), "longitude": float(longitude), "label": label}  # type: ignore[arg-type]
+
+
+def check_post(raw: dict[str, Any]) -> dict[str, Any]:
+    url = _web_url(raw.get("url"), field="post.url")
+    title = raw.get("title")
+    if title is not None:
+        title = _short_text(title, field="post.title", max_length=POST_TITLE_MAX)
+    image = raw.get("image_url")
+    image = None if image is None else _web_url(image, field="post.image_url")
+    return {"url": url, "title": title, "image_url": image}
+
+
+def _web_url(value: Any, *, field: str) -> str:
+    if not isinstance(value, str) or len(value) > URL_MAX:
+        raise BackchannelError("invalid_request", f"{field}: an http(s) URL.")
+    parsed = urlsplit(value)
+    if (
+        parsed.scheme not in ("http", "https")
+        or not parsed.netloc
+        or any(unicodedata.category(ch) == "Cc" or ch.isspace() for ch in value)
+    ):
+        raise BackchannelError("invalid_request", f"{field}: an http(s) URL.")
+    return value
+
+
+def _short_text(value: Any, *, field: str, max_length: int) -> str:
+    if not isinstance(value, str):
+        raise BackchannelError("invalid_request", f"{field} must be text.")
+    value = value.strip()
+    if len(value) > max_length or any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise BackchannelError(
+            "invalid_request", f"{field}: at most {max_length} characters, no control characters."
+        )
+    return value

@@ -16,6 +16,7 @@ from backchannel.errors import BackchannelError
 from backchannel.services import access, limits, pagination, safety, screening
 from backchannel.services.core import Core, Requester
 from backchannel.services.events import emit
+from backchannel.services.media import attachments
 from backchannel.services.membership import emit_membership, membership_view, request_sent
 from backchannel.services.views import conversation_view, iso, message_view, user_view
 from backchannel.store import accounts as user_db
@@ -273,6 +274,7 @@ def _inbox_items(
     last_ids = [row["last_message_id"] for row in rows if row["last_message_id"] is not None]
     last = msg_db.messages_by_ids(conn, last_ids)
     reactions = msg_db.reactions_for(conn, last_ids, viewer_id=viewer_id)
+    attached = attachments(conn, list(last.values()))
     now = _now_ms()
     items = []
     for row in rows:
@@ -284,7 +286,9 @@ def _inbox_items(
             unread_count=row["unread_count"],
             read_position=row["read_position"],
             last_activity_position=row["last_position"],
-            last_message=message_view(last_row, reactions.get(last_row["id"]))
+            last_message=message_view(
+                last_row, reactions.get(last_row["id"]), attached.get(last_row["id"])
+            )
             if last_row is not None
             else None,
             last_message_at=iso(row["last_message_at"]),

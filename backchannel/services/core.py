@@ -15,7 +15,9 @@ from backchannel.broker.local import LocalBroker
 from backchannel.config import Settings
 from backchannel.domain import spam as spam_rules
 from backchannel.domain.spam import SpamFilter
+from backchannel.media.store import MediaStore
 from backchannel.observability import Metrics
+from backchannel.previews import PreviewFetcher
 from backchannel.ratelimit import RateLimiter
 from backchannel.ratelimit.local import LocalLimiter
 from backchannel.store.database import Store
@@ -59,6 +61,10 @@ class Core:
     )
     # Per-sender and per-IP limits (backchannel/ratelimit); app.py passes the shared one.
     limiter: RateLimiter = field(default_factory=LocalLimiter)
+    # Where uploads' bytes live (backchannel/media); app.py builds it.
+    media: MediaStore | None = None
+    # Fetches link previews (backchannel/previews); app.py builds it.
+    previews: PreviewFetcher | None = None
     # The spam and phishing checks (domain/spam.py); None when `spam_filter` is off.
     spam: SpamFilter | None = field(init=False, default=None)
 
@@ -72,6 +78,11 @@ class Core:
         )
         self.store.on_commit = self.broker.publish_position
         self._dummy_hash: str | None = None
+
+    def media_store(self) -> MediaStore:
+        if self.media is None:
+            raise RuntimeError("no media store: Core was built without one")
+        return self.media
 
     def remember_token(self, hashed: str, requester: Requester) -> None:
         ttl = self.settings.auth_cache_seconds

@@ -24,9 +24,14 @@ EVENT_TYPES: dict[str, tuple[str, str]] = {
     "message.created": ("members", "A new message."),
     "message.edited": ("members", "A message's text changed."),
     "message.unsent": ("members", "A message was unsent; drop its content, keep a tombstone."),
+    "message.preview": (
+        "members",
+        "A message's link preview is ready, or its sender removed it (`preview` null).",
+    ),
     "message.hidden": ("you", "You deleted a message for yourself (on another device)."),
     "reaction.added": ("members", "Someone reacted to a message."),
     "reaction.removed": ("members", "Someone took a reaction back."),
+    "media.opened": ("you", "Someone opened view-once media you sent."),
     "read.updated": ("you", "Your read marker moved (on some device); unread counts follow."),
     "membership.updated": (
         "you",

@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from backchannel.domain import messages as rules
 from backchannel.domain import spam
 from backchannel.domain.ids import new_id
@@ -13,15 +15,18 @@ from backchannel.errors import BackchannelError
 from backchannel.services import (
     access,
     limits,
+    media,
     membership,
     moderation,
     pagination,
+    previews,
     requests,
     screening,
 )
 from backchannel.services.core import Core, Requester
 from backchannel.services.events import emit
-from backchannel.services.views import iso, message_view
+from backchannel.services.views import iso, message_view, user_view
+from backchannel.store import accounts as user_db
 from backchannel.store import conversations as conv_db
 from backchannel.store import messages as db
 from backchannel.store import safety as safety_db
@@ -38,15 +43,17 @@ async def send_message(
     txn_id: str | None,
     text: str,
     reply_to: str | None = None,
+    content: rules.Content | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Send a text message. Returns (message, created).
+    """Send a message: `text`, or `content` (text with attachments, a location, a shared
+    profile or post; domain/messages.py `check_content`). Returns (message, created).
 
     Idempotent by `txn_id` per sender, kept in the database: a retry (even a
     concurrent one, even through another node) returns the original message
     with `created=False`. The hot path: a fixed, small number of statements. Within the
     sender's messages-a-minute limit (`rate_limited` otherwise).
     """
-    counts = await screening.before_send(core, requester, text)
+    counts = await screening.before_send(core, requester, content.text if content else text)
     return await send_message_nowait(
         core,
         requester,
@@ -55,6 +62,7 @@ async def send_message(
         text=text,
         reply_to=reply_to,
         counts=counts,
+        content=content,
     )
 
 
@@ -67,26 +75,36 @@ def send_message_nowait(
     text: str,
     reply_to: str | None = None,
     counts: screening.Counts = screening.NOT_COUNTED,
+    content: rules.Content | None = None,
 ) -> asyncio.Future[tuple[dict[str, Any], bool]]:
     """`send_message` without waiting for the commit: the send is queued at once (so
     sends queued one after another commit in that order) and the future resolves to
     (message, created) once it is durable, or to its error. Bad text raises here.
     `counts`: from `screening.before_send`, awaited first (it also applies the rate limit)."""
-    text = rules.check_text(text, max_length=core.settings.max_message_length)
+    if content is None:
+        content = rules.Content(rules.check_text(text, max_length=core.settings.max_message_length))
+    body = content
 
     def txn(t: WriteTxn) -> tuple[dict[str, Any], bool]:
         conversation = access.conversation(t.conn, requester, conversation_pid)
         if txn_id is not None and db.txn_used(t.conn, requester.user_id, txn_id):
             existing = db.message_by_txn(t.conn, requester.user_id, txn_id)
             if existing is not None:
-                _check_same_request(existing, conversation_pid, text)
-                reactions = db.reactions_for(t.conn, [existing["id"]], viewer_id=requester.user_id)
-                return message_view(existing, reactions.get(existing["id"])), False
+                _check_same_request(existing, conversation_pid, body.text)
+                return _reload(t, existing["id"], requester.user_id), False
         reply = None
         if reply_to is not None:
             reply = access.message(t.conn, requester, conversation, reply_to)
         view = _send_in_txn(
-            t, core, requester, conversation, text=text, txn_id=txn_id, reply=reply, counts=counts
+            t,
+            core,
+            requester,
+            conversation,
+            text=body.text,
+            txn_id=txn_id,
+            reply=reply,
+            counts=counts,
+            content=body,
         )
         return view, True
 
@@ -114,10 +132,12 @@ def _send_in_txn(
     reply: Mapping[Any, Any] | None,
     counts: screening.Counts,
     forwarded: bool = False,
+    content: rules.Content | None = None,
 ) -> dict[str, Any]:
     """Admit, screen and insert one new message (services/screening.py says what the
     verdicts do); returns its view."""
-    admission = requests.admit(t, core.settings, requester, conversation)
+    has_media = content is not None and bool(content.media or content.kind != "text")
+    admission = requests.admit(t, core.settings, requester, conversation, has_media=has_media)
     verdict = screening.judge_in_txn(
         t, core, requester, text, counts, request_to=admission.request_to
     )
@@ -137,7 +157,10 @@ def _send_in_txn(
         reply=reply,
         forwarded=forwarded,
         private_to=private_to,
+        content=_shared(t, content),
     )
+    if private_to is None and admission.request_to is None:
+        previews.after_send(t, core, requester, view)  # requests carry no previews
     if verdict is not None and _worth_a_flag(verdict):
         moderation.file_flag_in_txn(
             t,
@@ -156,6 +179,16 @@ def _send_in_txn(
             },
         )
     return view
+
+
+def _shared(t: WriteTxn, content: rules.Content | None) -> rules.Content | None:
+    """The content with a shared profile resolved to the user it names."""
+    if content is None or content.kind != "profile" or content.share is None:
+        return content
+    user = user_db.user_by_handle(t.conn, str(content.share["handle"]).lower())
+    if user is None:
+        raise BackchannelError("user_not_found", "No such user to share.")
+    return rules.Content(content.text, "profile", user_view(user), content.media)
 
 
 def _worth_a_flag(verdict: spam.Verdict) -> bool:
@@ -192,7 +225,11 @@ def release_held_in_txn(t: WriteTxn, message_id: int) -> bool:
     position = emit(
         t,
         "message.created",
-        {"message": message_view(row, reactions.get(message_id)) | {"unsent": False}},
+        {
+            "message": message_view(
+                row, reactions.get(message_id), media.attachments(t.conn, [row]).get(message_id)
+            )
+        },
         conversation_id=row["conversation_id"],
     )
     conv_db.touch(t.conn, row["conversation_id"], position=position, at=t.now_ms)
@@ -217,10 +254,14 @@ def _insert(
     reply: Mapping[Any, Any] | None,
     forwarded: bool = False,
     private_to: int | None = None,
+    content: rules.Content | None = None,
 ) -> dict[str, Any]:
     """Insert a message, its event and the conversation's activity, building the view
     from what is at hand rather than reading the row back. A message private to its
     sender leaves the conversation's activity alone (nobody else may notice it)."""
+    kind = "text" if content is None else content.kind
+    share = None if content is None else content.share
+    pids = () if content is None else content.media
     position = t.next_position()
     pid = new_id("m")
     quote = None if reply is None or reply["text"] is None else reply["text"][:QUOTE_LENGTH]
@@ -237,7 +278,13 @@ def _insert(
         forwarded=forwarded,
         now=t.now_ms,
         private_to=private_to,
+        kind=kind,
+        extra=None if share is None else orjson.dumps(share).decode(),
+        media_count=len(pids),
     )
+    attached = []
+    if pids:
+        attached = media.attach_in_txn(t, requester, db.message_id(t.conn, pid), list(pids))
     view = {
         "id": pid,
         "conversation_id": conversation["pid"],
@@ -260,6 +307,10 @@ def _insert(
         "created_at": iso(t.now_ms),
         "edited_at": None,
         "unsent": False,
+        "kind": kind,
+        "share": share,
+        "media": attached,
+        "preview": None,
     }
     emit(
         t,
@@ -316,8 +367,11 @@ async def history(
         reactions = db.reactions_for(
             t.conn, [row["id"] for row in rows], viewer_id=requester.user_id
         )
+        attached = media.attachments(t.conn, rows)
         return {
-            "items": [message_view(row, reactions.get(row["id"])) for row in rows],
+            "items": [
+                message_view(row, reactions.get(row["id"]), attached.get(row["id"])) for row in rows
+            ],
             "before_cursor": pagination.encode(rows[0]["position"]) if rows and older else None,
             "after_cursor": pagination.encode(rows[-1]["position"]) if rows and newer else None,
         }
@@ -332,7 +386,11 @@ async def get_message(
         conversation = access.conversation(t.conn, requester, conversation_pid)
         message = access.message(t.conn, requester, conversation, message_pid)
         reactions = db.reactions_for(t.conn, [message["id"]], viewer_id=requester.user_id)
-        return message_view(message, reactions.get(message["id"]))
+        return message_view(
+            message,
+            reactions.get(message["id"]),
+            media.attachments(t.conn, [message]).get(message["id"]),
+        )
 
     return await core.store.read("get_message", txn)
 
@@ -409,7 +467,9 @@ def _edited_privately(
 async def unsend_message(
     core: Core, requester: Requester, conversation_pid: str, message_pid: str
 ) -> dict[str, Any]:
-    """Erase a message's content for everyone; a tombstone stays. Idempotent."""
+    """Erase a message's content for everyone — text, attachments (their bytes too, once
+    committed), preview; a tombstone stays. Idempotent."""
+    erased: list[str] = []
 
     def txn(t: WriteTxn) -> dict[str, Any]:
         conversation = access.conversation(t.conn, requester, conversation_pid)
@@ -417,6 +477,7 @@ async def unsend_message(
         access.require_sender(message, requester)
         if message["unsent_at"] is None:
             db.unsend(t.conn, message["id"], now=t.now_ms)
+            erased[:] = media.erase_message_media_in_txn(t, message["id"])
             emit(
                 t,
                 "message.unsent",
@@ -427,7 +488,9 @@ async def unsend_message(
             )
         return _reload(t, message["id"], requester.user_id)
 
-    return await core.store.write("unsend_message", txn)
+    view = await core.store.write("unsend_message", txn)
+    await media.forget_bytes(core, erased)
+    return view
 
 
 async def hide_message(
@@ -556,4 +619,6 @@ def _require_not_unsent(message: Mapping[Any, Any]) -> None:
 def _reload(t: WriteTxn, message_id: int, viewer_id: int) -> dict[str, Any]:
     row = db.messages_by_ids(t.conn, [message_id])[message_id]
     reactions = db.reactions_for(t.conn, [message_id], viewer_id=viewer_id)
-    return message_view(row, reactions.get(message_id))
+    return message_view(
+        row, reactions.get(message_id), media.attachments(t.conn, [row]).get(message_id)
+    )

@@ -39,6 +39,7 @@ from backchannel.services.evidence import (
 from backchannel.services.views import iso
 from backchannel.store import accounts as user_db
 from backchannel.store import conversations as conv_db
+from backchannel.store import media as media_db
 from backchannel.store import messages as msg_db
 from backchannel.store import moderation as db
 from backchannel.store.database import ReadTxn, WriteTxn
@@ -608,6 +609,8 @@ def remove_message_in_txn(t: WriteTxn, message_id: int) -> bool:
     if row is None or row["unsent_at"] is not None:
         return False
     msg_db.unsend(t.conn, message_id, now=t.now_ms)
+    # its attachments' bytes go with the next media sweep (services/media.py `sweep`)
+    media_db.erase_for_message(t.conn, message_id, now=t.now_ms)
     emit(
         t,
         "message.unsent",

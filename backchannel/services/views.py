@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 DELETED_NAME = "Deleted user"
 
 # Store rows (SQLAlchemy RowMapping) or plain dicts with the same keys.
@@ -41,8 +43,13 @@ def profile_view(row: Row, **extra: Any) -> dict[str, Any]:
     return view
 
 
-def message_view(row: Row, reactions: list[tuple[str, str]] | None = None) -> dict[str, Any]:
-    """A message as every member sees it. Unsent messages keep only their tombstone."""
+def message_view(
+    row: Row,
+    reactions: list[tuple[str, str]] | None = None,
+    media: Sequence[Row] | None = None,
+) -> dict[str, Any]:
+    """A message as every member sees it. Unsent messages keep only their tombstone.
+    `media`: its attachment rows, in order (store/media.py `media_for_messages`)."""
     unsent = row["unsent_at"] is not None
     reply = None
     if row["reply_pid"] is not None:
@@ -75,7 +82,34 @@ def message_view(row: Row, reactions: list[tuple[str, str]] | None = None) -> di
         "created_at": iso(row["created_at"]),
         "edited_at": None if unsent else iso(row["edited_at"]),
         "unsent": unsent,
+        "kind": row["kind"],
+        "share": None if unsent or row["extra"] is None else orjson.loads(row["extra"]),
+        "media": [] if unsent else [media_view(m) for m in media or ()],
+        "preview": None if unsent or not row["preview"] else orjson.loads(row["preview"]) or None,
     }
+
+
+def media_view(row: Row, *, opened_by: list[str] | None = None) -> dict[str, Any]:
+    """An upload as members see it (its bytes: `GET /api/v1/media/{id}`)."""
+    erased = row["erased_at"] is not None
+    view = {
+        "id": row["pid"],
+        "kind": row["kind"],
+        "mime": row["mime"],
+        "size": row["size"],
+        "filename": row["filename"],
+        "width": row["width"],
+        "height": row["height"],
+        "duration_ms": row["duration_ms"],
+        "waveform": None if row["waveform"] is None else orjson.loads(row["waveform"]),
+        "blurhash": None if erased else row["blurhash"],
+        "has_thumbnail": row["thumbnail_key"] is not None and not erased,
+        "view_once": bool(row["view_once"]),
+        "erased": erased,
+    }
+    if opened_by is not None:
+        view["opened_by"] = opened_by
+    return view
 
 
 def conversation_view(row: Row, member_rows: Sequence[Row]) -> dict[str, Any]:

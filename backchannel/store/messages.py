@@ -47,6 +47,10 @@ MESSAGE_COLUMNS = (
     messages.c.edited_at,
     messages.c.unsent_at,
     messages.c.private_to,
+    messages.c.kind,
+    messages.c.extra,
+    messages.c.preview,
+    messages.c.media_count,
 )
 # Everything a message's JSON needs, in one row.
 FULL_COLUMNS = (
@@ -81,9 +85,11 @@ _INSERT_MESSAGE = Prepared(
     "insert_message",
     """
     INSERT INTO messages (pid, conversation_id, sender_id, position, txn_id, text,
-                          reply_to_id, reply_text, forwarded, created_at, private_to)
+                          reply_to_id, reply_text, forwarded, created_at, private_to,
+                          kind, extra, media_count)
     VALUES (:pid, :conversation_id, :sender_id, :position, :txn_id, :text,
-            :reply_to_id, :reply_text, :forwarded, :created_at, :private_to)
+            :reply_to_id, :reply_text, :forwarded, :created_at, :private_to,
+            :kind, :extra, :media_count)
     """,
     deferrable=True,
 )
@@ -106,6 +112,9 @@ def insert_message(
     forwarded: bool,
     now: int,
     private_to: int | None = None,
+    kind: str = "text",
+    extra: str | None = None,
+    media_count: int = 0,
 ) -> None:
     """Insert a message (hot path: prepared SQL, no RETURNING round trip). `private_to`:
     only that user sees it (see `messages.private_to`)."""
@@ -122,6 +131,9 @@ def insert_message(
         forwarded=int(forwarded),
         created_at=now,
         private_to=private_to,
+        kind=kind,
+        extra=extra,
+        media_count=media_count,
     )
 
 
@@ -246,7 +258,9 @@ def unsend(conn: Connection, message_id: int, *, now: int) -> None:
         update(messages).where(messages.c.reply_to_id == message_id).values(reply_text=None)
     )
     conn.execute(
-        update(messages).where(messages.c.id == message_id).values(text=None, unsent_at=now)
+        update(messages)
+        .where(messages.c.id == message_id)
+        .values(text=None, unsent_at=now, extra=None, preview=None)
     )
 
 
@@ -303,3 +317,11 @@ def message_id(conn: Connection, pid: str) -> int:
 def release(conn: Connection, message_id: int) -> None:
     """Make a message private to its sender visible to every member."""
     conn.execute(update(messages).where(messages.c.id == message_id).values(private_to=None))
+
+
+def message_by_pid(conn: Connection, pid: str) -> RowMapping | None:
+    return conn.execute(_full_select().where(messages.c.pid == pid)).mappings().first()
+
+
+def set_preview(conn: Connection, message_id: int, preview: str) -> None:
+    conn.execute(update(messages).where(messages.c.id == message_id).values(preview=preview))

@@ -177,6 +177,7 @@ messages = Table(
     Column("kind", String(16), nullable=False, server_default="text"),
     Column("extra", Text, nullable=True),
     Column("preview", Text, nullable=True),
+    Column("media_count", Integer, nullable=False, server_default="0"),  # attachments
     UniqueConstraint("sender_id", "txn_id", name="uq_messages_sender_txn"),
     Index("ix_messages_conversation_position", "conversation_id", "position"),
 )

@@ -8,7 +8,8 @@ from starlette.responses import Response
 from backchannel.api import schemas as s
 from backchannel.api.deps import CoreDep, RequesterDep
 from backchannel.api.responses import json, no_content
-from backchannel.services import messages
+from backchannel.domain import messages as message_rules
+from backchannel.services import messages, previews
 
 router = APIRouter(prefix="/api/v1/conversations/{conversation_id}/messages", tags=["messages"])
 
@@ -22,9 +23,27 @@ router = APIRouter(prefix="/api/v1/conversations/{conversation_id}/messages", ta
 async def send(
     conversation_id: str, body: s.MessageIn, core: CoreDep, me: RequesterDep
 ) -> Response:
-    """Send a message. Repeat a `txn_id` to retry safely: 200 with the original."""
+    """Send a message — text, attachments (`media` ids from POST /api/v1/media), a
+    `location`, a shared `profile` or `post`. Repeat a `txn_id` to retry safely: 200 with
+    the original."""
+    content = None
+    if body.media or body.location or body.profile or body.post:
+        content = message_rules.check_content(
+            text=body.text,
+            max_length=core.settings.max_message_length,
+            media=body.media,
+            location=None if body.location is None else body.location.model_dump(),
+            profile=body.profile,
+            post=None if body.post is None else body.post.model_dump(),
+        )
     view, created = await messages.send_message(
-        core, me, conversation_id, txn_id=body.txn_id, text=body.text, reply_to=body.reply_to
+        core,
+        me,
+        conversation_id,
+        txn_id=body.txn_id,
+        text=body.text,
+        reply_to=body.reply_to,
+        content=content,
     )
     if created:
         core.metrics.messages_sent.inc()
@@ -104,3 +123,12 @@ async def forward(
     )
     core.metrics.messages_sent.inc(len(items))
     return json({"items": items}, 201)
+
+
+@router.delete("/{message_id}/preview", status_code=204)
+async def remove_preview(
+    conversation_id: str, message_id: str, core: CoreDep, me: RequesterDep
+) -> Response:
+    """Remove your message's link preview (also before it is built)."""
+    await previews.remove(core, me, conversation_id, message_id)
+    return no_content()

@@ -58,10 +58,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("kind", sa.String(16), nullable=False, server_default="text"))
         batch.add_column(sa.Column("extra", sa.Text, nullable=True))
         batch.add_column(sa.Column("preview", sa.Text, nullable=True))
+        batch.add_column(sa.Column("media_count", sa.Integer, nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("messages") as batch:
+        batch.drop_column("media_count")
         batch.drop_column("preview")
         batch.drop_column("extra")
         batch.drop_column("kind")

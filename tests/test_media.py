@@ -1,0 +1,288 @@
+"""Media end to end through the API: upload, attach, download with the access rules,
+ranges, signed links, view once, erasure on unsend, the sweep; and the other message
+kinds (location, shared profile, shared post). Real files, made here."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import struct
+import wave
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from backchannel.config import Settings
+from backchannel.services import media as media_service
+from tests.conftest import Api, User, make_settings
+
+CONVERSATIONS = "/api/v1/conversations"
+MEDIA = "/api/v1/media"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url, media_max_image_bytes=2_000_000)
+
+
+def jpeg_with_gps(width: int = 640, height: int = 480) -> bytes:
+    image = Image.new("RGB", (width, height), (200, 40, 40))
+    exif = Image.Exif()
+    exif[0x0110] = "SecretCam 3000"  # camera model
+    exif[0x8825] = {1: "N", 2: (52.0, 31.0, 12.0), 3: "E", 4: (13.0, 24.0, 36.0)}  # GPS
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def wav_seconds(seconds: float) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        frames = int(8000 * seconds)
+        w.writeframes(b"".join(struct.pack("<h", (i * 300) % 20000 - 10000) for i in range(frames)))
+    return out.getvalue()
+
+
+def pdf() -> bytes:
+    return (
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+        b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+        b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 10 10]>>endobj\n"
+        b"trailer<</Root 1 0 R>>\n%%EOF\n"
+    )
+
+
+async def upload(user: User, data: bytes, name: str, content_type: str, **fields: str) -> Any:
+    return await user.post(MEDIA, files={"file": (name, data, content_type)}, data=fields)
+
+
+async def uploaded(user: User, data: bytes, name: str, content_type: str, **fields: str) -> str:
+    r = await upload(user, data, name, content_type, **fields)
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def code(r: Any) -> str:
+    return str(r.json()["error"]["code"])
+
+
+async def test_a_photo_is_cleaned_attached_and_delivered(api: Api) -> None:
+    alice, bob = await api.users(2)
+    cid = await alice.direct(bob)
+    token = (await bob.sync())["next"]
+    r = await upload(alice, jpeg_with_gps(), "holiday.jpg", "image/jpeg")
+    assert r.status_code == 201, r.text
+    photo = r.json()
+    assert (photo["kind"], photo["width"], photo["height"]) == ("image", 640, 480)
+    assert photo["has_thumbnail"] and photo["blurhash"]
+    sent = await alice.send(cid, "look", media=[photo["id"]])
+    assert [m["id"] for m in sent["media"]] == [photo["id"]]
+    events = (await bob.sync(token))["events"]
+    created = next(e for e in events if e["type"] == "message.created")
+    assert created["data"]["message"]["media"][0]["id"] == photo["id"]
+    history = (await bob.get(f"{CONVERSATIONS}/{cid}/messages")).json()["items"]
+    assert history[-1]["media"][0]["kind"] == "image"
+    r = await bob.get(f"{MEDIA}/{photo['id']}")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in r.headers["content-security-policy"]
+    assert b"SecretCam" not in r.content  # the metadata is gone
+    cleaned = Image.open(io.BytesIO(r.content))
+    assert cleaned.size == (640, 480) and 0x8825 not in cleaned.getexif()
+    thumb = await bob.get(f"{MEDIA}/{photo['id']}/thumbnail")
+    assert thumb.status_code == 200
+    assert max(Image.open(io.BytesIO(thumb.content)).size) <= 320
+
+
+async def test_only_members_and_the_uploader_fetch_and_only_the_uploader_attaches(
+    api: Api,
+) -> None:
+    alice, bob, eve = await api.users(3)
+    cid = await alice.direct(bob)
+    mine = await uploaded(alice, jpeg_with_gps(), "a.jpg", "image/jpeg")
+    assert (await alice.get(f"{MEDIA}/{mine}")).status_code == 200  # my own, unattached
+    assert (await bob.get(f"{MEDIA}/{mine}")).status_code == 404  # not sent anywhere yet
+    # someone else's upload id cannot be attached, nor can mine twice
+    eves = await uploaded(eve, jpeg_with_gps(), "e.jpg", "image/jpeg")
+    r = await alice.post(f"{CONVERSATIONS}/{cid}/messages", json={"text": "x", "media": [eves]})
+    assert r.status_code == 404 and code(r) == "media_not_found"
+    await alice.send(cid, "", media=[mine])
+    r = await alice.post(f"{CONVERSATIONS}/{cid}/messages", json={"text": "", "media": [mine]})
+    assert r.status_code == 404 and code(r) == "media_not_found"
+    # a stranger gets exactly what a missing id gets
+    stranger = await eve.get(f"{MEDIA}/{mine}")
+    missing = await eve.get(f"{MEDIA}/md_doesnotexistatall000")
+    assert stranger.status_code == missing.status_code == 404
+    assert stranger.json() == missing.json()
+    assert (await bob.get(f"{MEDIA}/{mine}")).status_code == 200
+    # after leaving a group, its media is out of reach
+    gid = await alice.group(bob, eve)
+    shared = await uploaded(alice, jpeg_with_gps(), "g.jpg", "image/jpeg")
+    await alice.send(gid, "for the group", media=[shared])
+    assert (await eve.get(f"{MEDIA}/{shared}")).status_code == 200
+    assert (await eve.delete(f"{CONVERSATIONS}/{gid}/members/{eve.handle}")).status_code == 204
+    assert (await eve.get(f"{MEDIA}/{shared}")).status_code == 404
+
+
+async def test_range_requests_and_documents(api: Api) -> None:
+    alice, bob = await api.users(2)
+    cid = await alice.direct(bob)
+    voice = await upload(alice, wav_seconds(1.5), "note.wav", "audio/wav", voice="true")
+    assert voice.status_code == 201, voice.text
+    assert voice.json()["kind"] == "voice"
+    assert abs(voice.json()["duration_ms"] - 1500) < 50
+    doc = await uploaded(alice, pdf(), "../../invoice.pdf", "application/pdf")
+    await alice.send(cid, "", media=[voice.json()["id"], doc])
+    size = voice.json()["size"]
+    r = await bob.get(f"{MEDIA}/{voice.json()['id']}", headers={"Range": "bytes=0-99"})
+    assert r.status_code == 206 and len(r.content) == 100
+    assert r.headers["content-range"] == f"bytes 0-99/{size}"
+    r = await bob.get(f"{MEDIA}/{voice.json()['id']}", headers={"Range": "bytes=-10"})
+    assert r.status_code == 206 and len(r.content) == 10
+    r = await bob.get(f"{MEDIA}/{voice.json()['id']}", headers={"Range": f"bytes={size}-"})
+    assert r.status_code == 416 and code(r) == "range_not_satisfiable"
+    r = await bob.get(f"{MEDIA}/{doc}")
+    assert r.status_code == 200 and r.content == pdf()
+    disposition = r.headers["content-disposition"]
+    assert disposition.startswith("attachment") and "invoice.pdf" in disposition
+    assert ".." not in disposition
+
+
+async def test_signed_links(api: Api) -> None:
+    alice, bob = await api.users(2)
+    cid = await alice.direct(bob)
+    photo = await uploaded(alice, jpeg_with_gps(), "a.jpg", "image/jpeg")
+    await alice.send(cid, "", media=[photo])
+    links = (await bob.get(f"{MEDIA}/{photo}/links")).json()
+    plain = api.http  # no bearer token
+    assert (await plain.get(links["url"])).status_code == 200
+    assert (await plain.get(links["thumbnail_url"])).status_code == 200
+    assert (await plain.get(links["url"] + "0")).status_code == 404  # a tampered signature
+    # a thumbnail's signature does not open the original
+    assert (await plain.get(links["thumbnail_url"].replace("/thumbnail?", "?"))).status_code == 404
+    assert (await plain.get(f"{MEDIA}/{photo}")).status_code == 401
+
+
+async def test_view_once(api: Api) -> None:
+    alice, bob = await api.users(2)
+    cid = await alice.direct(bob)
+    token = (await alice.sync())["next"]
+    secret = await uploaded(alice, jpeg_with_gps(), "s.jpg", "image/jpeg", view_once="true")
+    await alice.send(cid, "", media=[secret])
+    assert (await bob.get(f"{MEDIA}/{secret}/thumbnail")).status_code == 404
+    assert (await bob.get(f"{MEDIA}/{secret}")).status_code == 200
+    again = await bob.get(f"{MEDIA}/{secret}")
+    assert again.status_code == 410 and code(again) == "media_gone"
+    opened = [e for e in (await alice.sync(token))["events"] if e["type"] == "media.opened"]
+    assert opened and opened[0]["data"] == {"media_id": secret, "user": bob.handle}
+    await asyncio.sleep(0.05)  # the erasure of the bytes runs after the commit
+    assert (await alice.get(f"{MEDIA}/{secret}")).status_code == 410  # every recipient saw it
+
+
+async def test_unsend_erases_the_media(api: Api) -> None:
+    alice, bob = await api.users(2)
+    cid = await alice.direct(bob)
+    photo = await uploaded(alice, jpeg_with_gps(), "a.jpg", "image/jpeg")
+    sent = await alice.send(cid, "oops", media=[photo])
+    key = await api.core.store.read("k", lambda t: _key(t, photo))
+    assert await api.core.media_store().exists(key)
+    r = await alice.post(f"{CONVERSATIONS}/{cid}/messages/{sent['id']}/unsend")
+    assert r.status_code == 200 and r.json()["media"] == []
+    assert (await bob.get(f"{MEDIA}/{photo}")).status_code in (404, 410)
+    assert not await api.core.media_store().exists(key)
+
+
+def _key(t: Any, pid: str) -> str:
+    from sqlalchemy import select
+
+    from backchannel.store.tables import media
+
+    return str(t.conn.execute(select(media.c.storage_key).where(media.c.pid == pid)).scalar())
+
+
+async def test_refused_uploads(api: Api) -> None:
+    alice = await api.register()
+    html = b"<!DOCTYPE html><html><script>alert(1)</script></html>"
+    r = await upload(alice, html, "cat.png", "image/png")
+    assert r.status_code == 415 and code(r) == "media_unsupported"
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'
+    r = await upload(alice, svg, "cat.svg", "image/svg+xml")
+    assert r.status_code == 415 and code(r) == "media_unsupported"
+    big = jpeg_with_gps(4000, 4000) + b"\0" * 2_100_000
+    r = await upload(alice, big, "big.jpg", "image/jpeg")
+    assert r.status_code == 413 and code(r) == "media_too_large"
+    r = await alice.post(MEDIA, json={"file": "not a form"})
+    assert r.status_code == 400
+    assert list((api.core.settings.data_dir / "tmp").glob("upload-*")) == []  # nothing left
+
+
+async def test_requests_carry_text_only(tmp_path: Path, database_url: str) -> None:
+    from tests.test_conversations import build_api
+
+    async with build_api(tmp_path, database_url, dm_inbox_default="following") as api:
+        alice, bob = await api.users(2)
+        r = await alice.post(CONVERSATIONS, json={"kind": "direct", "members": [bob.handle]})
+        cid = r.json()["id"]
+        photo = await uploaded(alice, jpeg_with_gps(), "a.jpg", "image/jpeg")
+        r = await alice.post(
+            f"{CONVERSATIONS}/{cid}/messages", json={"text": "hi", "media": [photo]}
+        )
+        assert r.status_code == 422 and code(r) == "request_text_only"
+        r = await alice.post(
+            f"{CONVERSATIONS}/{cid}/messages",
+            json={"location": {"latitude": 1.0, "longitude": 2.0}},
+        )
+        assert r.status_code == 422 and code(r) == "request_text_only"
+
+
+async def test_unattached_uploads_are_swept(tmp_path: Path, database_url: str) -> None:
+    from tests.test_conversations import build_api
+
+    async with build_api(tmp_path, database_url, media_unattached_ttl_seconds=0.2) as api:
+        alice, bob = await api.users(2)
+        cid = await alice.direct(bob)
+        kept = await uploaded(alice, jpeg_with_gps(), "k.jpg", "image/jpeg")
+        await alice.send(cid, "", media=[kept])
+        dropped = await uploaded(alice, jpeg_with_gps(100, 100), "d.jpg", "image/jpeg")
+        key = await api.core.store.read("k", lambda t: _key(t, dropped))
+        await asyncio.sleep(0.3)
+        assert await media_service.sweep(api.core) >= 1
+        assert (await alice.get(f"{MEDIA}/{dropped}")).status_code == 404
+        assert not await api.core.media_store().exists(key)
+        assert (await bob.get(f"{MEDIA}/{kept}")).status_code == 200
+
+
+async def test_locations_profiles_and_posts(api: Api) -> None:
+    alice, bob, carol = await api.users(3)
+    cid = await alice.direct(bob)
+    where = await alice.send(
+        cid, "", location={"latitude": 52.52, "longitude": 13.405, "label": "Alexanderplatz"}
+    )
+    assert where["kind"] == "location" and where["share"]["label"] == "Alexanderplatz"
+    who = await alice.send(cid, "meet carol", profile=carol.handle)
+    assert who["kind"] == "profile" and who["share"]["handle"] == carol.handle
+    post = await alice.send(
+        cid, "", post={"url": "https://social.example/p/123", "title": "My post"}
+    )
+    assert post["share"] == {
+        "url": "https://social.example/p/123",
+        "title": "My post",
+        "image_url": None,
+    }
+    history = (await bob.get(f"{CONVERSATIONS}/{cid}/messages")).json()["items"]
+    assert [m["kind"] for m in history] == ["location", "profile", "post"]
+    for bad in (
+        {"location": {"latitude": 91, "longitude": 0}},
+        {"location": {"latitude": 1, "longitude": 2}, "profile": carol.handle},
+        {"post": {"url": "javascript:alert(1)"}},
+        {"text": ""},
+    ):
+        r = await alice.post(f"{CONVERSATIONS}/{cid}/messages", json=bad)
+        assert r.status_code in (400, 422), bad
+    r = await alice.post(f"{CONVERSATIONS}/{cid}/messages", json={"profile": "nobody_at_all"})
+    assert r.status_code == 404 and code(r) == "user_not_found"
