@@ -286,3 +286,218 @@ async def test_locations_profiles_and_posts(api: Api) -> None:
         assert r.status_code in (400, 422), bad
     r = await alice.post(f"{CONVERSATIONS}/{cid}/messages", json={"profile": "nobody_at_all"})
     assert r.status_code == 404 and code(r) == "user_not_found"
+
+
+# --- link previews end to end -----------------------------------------------------------------
+
+
+async def test_a_link_preview_is_built_after_the_send_with_its_image_rehosted(
+    tmp_path: Path, database_url: str
+) -> None:
+    from tests.test_conversations import build_api
+    from tests.test_previews import LocalServer, page
+
+    site = LocalServer()
+    await site.start()
+    image = io.BytesIO()
+    Image.new("RGB", (300, 200), (10, 120, 200)).save(image, "PNG")
+    site.routes["/article"] = page(
+        f"""<html><head><title>Fallback</title>
+        <meta property="og:title" content="Backchannel ships media">
+        <meta property="og:description" content="Photos, voice notes &amp; more.">
+        <meta property="og:site_name" content="The Local News">
+        <meta property="og:image" content="{site.url("/cover.png")}">
+        </head><body>…</body></html>"""
+    )
+    site.routes["/cover.png"] = page(image.getvalue(), content_type="image/png")
+    try:
+        async with build_api(
+            tmp_path, database_url, preview_allowed_networks=["127.0.0.1/32"]
+        ) as api:
+            alice, bob = await api.users(2)
+            cid = await alice.direct(bob)
+            token = (await bob.sync())["next"]
+            sent = await alice.send(cid, f"read this {site.url('/article')} !")
+            event = await _preview_event(bob, token)
+            preview = event["data"]["preview"]
+            assert event["data"]["message_id"] == sent["id"]
+            assert preview["title"] == "Backchannel ships media"
+            assert preview["description"] == "Photos, voice notes & more."
+            assert preview["site_name"] == "The Local News"
+            cover = preview["image"]
+            assert (cover["kind"], cover["width"], cover["height"]) == ("image", 300, 200)
+            fetched = await bob.get(f"{MEDIA}/{cover['id']}")
+            assert fetched.status_code == 200  # served by Backchannel, to members
+            history = (await bob.get(f"{CONVERSATIONS}/{cid}/messages")).json()["items"]
+            assert history[-1]["preview"]["title"] == preview["title"]
+            assert history[-1]["media"] == []  # the cover is the preview's, not an attachment
+            # the sender removes it: gone for everyone
+            r = await alice.delete(f"{CONVERSATIONS}/{cid}/messages/{sent['id']}/preview")
+            assert r.status_code == 204
+            history = (await bob.get(f"{CONVERSATIONS}/{cid}/messages")).json()["items"]
+            assert history[-1]["preview"] is None
+            r = await bob.delete(f"{CONVERSATIONS}/{cid}/messages/{sent['id']}/preview")
+            assert r.status_code == 403
+    finally:
+        await site.stop()
+
+
+async def _preview_event(user: User, token: str) -> dict[str, Any]:
+    for _ in range(50):
+        body = await user.sync(token, timeout=200)
+        for event in body["events"]:
+            if event["type"] == "message.preview":
+                return dict(event)
+        token = body["next"]
+    raise AssertionError("no message.preview")
+
+
+async def test_no_preview_for_internal_addresses_requests_or_when_off(
+    tmp_path: Path, database_url: str
+) -> None:
+    from tests.test_conversations import build_api
+    from tests.test_previews import LocalServer, page
+
+    site = LocalServer()
+    await site.start()
+    site.routes["/"] = page("<title>internal</title>")
+    try:
+        async with build_api(tmp_path, database_url) as api:  # nothing internal allowed
+            alice, bob = await api.users(2)
+            cid = await alice.direct(bob)
+            await alice.send(cid, f"see {site.url('/')}")
+            await asyncio.sleep(0.3)
+            assert site.connections == 0  # refused before any connection
+            history = (await bob.get(f"{CONVERSATIONS}/{cid}/messages")).json()["items"]
+            assert history[-1]["preview"] is None
+    finally:
+        await site.stop()
+
+
+# --- storage --------------------------------------------------------------------------------
+
+
+async def test_a_failing_store_refuses_the_upload_and_records_nothing(api: Api) -> None:
+    from backchannel.media.local import LocalMediaStore
+    from backchannel.store import media as media_db
+
+    alice = await api.register()
+    api.core.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    blocker = api.core.settings.data_dir / "not-a-directory"
+    blocker.write_bytes(b"")
+    real = api.core.media
+    api.core.media = LocalMediaStore(blocker / "media")  # a real OS error on every write
+    try:
+        r = await upload(alice, jpeg_with_gps(), "a.jpg", "image/jpeg")
+    finally:
+        api.core.media = real
+    assert r.status_code == 503 and code(r) == "storage_unavailable"
+    count = await api.core.store.read("count", lambda t: media_db.count_media(t.conn))
+    assert count == 0
+    assert list((api.core.settings.data_dir / "tmp").glob("*")) == []  # no partial file
+
+
+async def test_media_on_an_s3_compatible_server(tmp_path: Path, database_url: str) -> None:
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from tests.test_conversations import build_api
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        ).create_bucket(Bucket="bc-media")
+        async with build_api(
+            tmp_path,
+            database_url,
+            media_backend="s3",
+            s3_bucket="bc-media",
+            s3_endpoint_url=endpoint,
+            s3_access_key_id="test",
+            s3_secret_access_key="test",
+        ) as api:
+            alice, bob = await api.users(2)
+            cid = await alice.direct(bob)
+            voice = await uploaded(alice, wav_seconds(1.0), "v.wav", "audio/wav", voice="true")
+            sent = await alice.send(cid, "", media=[voice])
+            r = await bob.get(f"{MEDIA}/{voice}", headers={"Range": "bytes=10-19"})
+            assert r.status_code == 206 and len(r.content) == 10
+            full = await bob.get(f"{MEDIA}/{voice}")
+            assert full.content[10:20] == r.content and full.content[:4] == b"RIFF"
+            await alice.post(f"{CONVERSATIONS}/{cid}/messages/{sent['id']}/unsend")
+            assert (await bob.get(f"{MEDIA}/{voice}")).status_code in (404, 410)
+    finally:
+        server.stop()
+
+
+async def test_forwarding_carries_the_attachments_but_not_view_once_media(api: Api) -> None:
+    alice, bob, carol = await api.users(3)
+    first = await alice.direct(bob)
+    second = await bob.direct(carol)
+    photo = await uploaded(alice, jpeg_with_gps(), "a.jpg", "image/jpeg")
+    sent = await alice.send(first, "look", media=[photo])
+    r = await bob.post(
+        f"{CONVERSATIONS}/{first}/messages/{sent['id']}/forward",
+        json={"conversation_ids": [second]},
+    )
+    assert r.status_code == 201, r.text
+    (copy,) = r.json()["items"][0]["media"]
+    assert copy["id"] != photo and copy["width"] == 640
+    assert (await carol.get(f"{MEDIA}/{copy['id']}")).status_code == 200
+    assert (await carol.get(f"{MEDIA}/{photo}")).status_code == 404  # the original stays put
+    # unsending the original leaves the forwarded copy (its own message) alone
+    await alice.post(f"{CONVERSATIONS}/{first}/messages/{sent['id']}/unsend")
+    assert (await carol.get(f"{MEDIA}/{copy['id']}")).status_code == 200
+    once = await uploaded(alice, jpeg_with_gps(), "o.jpg", "image/jpeg", view_once="true")
+    secret = await alice.send(first, "", media=[once])
+    r = await bob.post(
+        f"{CONVERSATIONS}/{first}/messages/{secret['id']}/forward",
+        json={"conversation_ids": [second]},
+    )
+    assert r.status_code == 403
+
+
+KINDS_END_TO_END = [
+    ("gif", "anim.gif", "image/gif", "gif", {}),
+    ("webp", "photo.webp", "image/webp", "image", {}),
+    ("png", "shot.png", "image/png", "image", {}),
+    ("mp4", "clip.mp4", "video/mp4", "video", {}),
+    ("webm", "clip.webm", "video/webm", "video", {}),
+    ("mp3", "song.mp3", "audio/mpeg", "audio", {}),
+    ("ogg_opus", "note.ogg", "audio/ogg", "voice", {"voice": "true"}),
+    ("m4a", "memo.m4a", "audio/mp4", "audio", {}),
+    ("ooxml", "report.docx", "application/octet-stream", "document", {}),
+    ("plain_zip", "files.zip", "application/zip", "document", {}),
+    ("text", "notes.txt", "text/plain", "document", {}),
+]
+
+
+@pytest.mark.parametrize(("maker", "name", "declared", "kind", "fields"), KINDS_END_TO_END)
+async def test_every_kind_end_to_end(
+    api: Api, maker: str, name: str, declared: str, kind: str, fields: dict[str, str]
+) -> None:
+    from tests import media_files
+
+    alice, bob = await api.users(2)
+    cid = await alice.direct(bob)
+    data = getattr(media_files, maker)()
+    r = await upload(alice, data, name, declared, **fields)
+    assert r.status_code == 201, r.text
+    uploaded_view = r.json()
+    assert uploaded_view["kind"] == kind
+    if kind in ("video", "audio", "voice"):
+        assert uploaded_view["duration_ms"] and uploaded_view["duration_ms"] > 0
+    await alice.send(cid, "", media=[uploaded_view["id"]])
+    fetched = await bob.get(f"{MEDIA}/{uploaded_view['id']}")
+    assert fetched.status_code == 200 and len(fetched.content) == uploaded_view["size"]
+    assert fetched.headers["content-type"].startswith(uploaded_view["mime"])
+    inline = kind != "document"
+    assert fetched.headers["content-disposition"].startswith("inline" if inline else "attachment")

@@ -156,6 +156,41 @@ def attach_in_txn(
     return views
 
 
+def copies_for_forward_in_txn(
+    t: WriteTxn, requester: Requester, message: Mapping[Any, Any]
+) -> list[str]:
+    """Unattached copies, owned by the forwarder, of a message's attachments (the same
+    bytes), to attach to the forwarded message. View-once media cannot be forwarded."""
+    rows = attachments(t.conn, [message]).get(message["id"], [])
+    if any(row["view_once"] for row in rows):
+        raise BackchannelError("forbidden", "View-once media cannot be forwarded.")
+    pids = []
+    for row in rows:
+        if row["erased_at"] is not None:
+            continue
+        copy = {k: row[k] for k in COPIED}
+        pid = new_id("md")
+        db.insert_media(t.conn, **copy, pid=pid, uploader_id=requester.user_id, created_at=t.now_ms)
+        pids.append(pid)
+    return pids
+
+
+COPIED = (
+    "kind",
+    "mime",
+    "size",
+    "storage_key",
+    "filename",
+    "width",
+    "height",
+    "duration_ms",
+    "waveform",
+    "blurhash",
+    "thumbnail_key",
+    "poster_key",
+)
+
+
 def attachments(conn: Connection, rows: Sequence[Mapping[Any, Any]]) -> dict[int, list[Any]]:
     """The attachments of these messages, queried only when one of them has any."""
     with_media = [row["id"] for row in rows if row["media_count"]]

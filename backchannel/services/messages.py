@@ -581,7 +581,9 @@ async def forward_message(
     message_pid: str,
     targets: list[str],
 ) -> list[dict[str, Any]]:
-    """Send a copy of a message to other conversations of the requester, all or none."""
+    """Send a copy of a message to other conversations of the requester, all or none:
+    its text, its share and its attachments (new uploads of the requester's on the same
+    bytes; view-once media is not forwarded)."""
     unique_targets = list(dict.fromkeys(targets))
     rules.check_forward_targets(
         len(unique_targets), maximum=limits.forward_targets(core, requester)
@@ -593,6 +595,7 @@ async def forward_message(
         message = access.message(t.conn, requester, conversation, message_pid)
         _require_not_unsent(message)
         destinations = [access.conversation(t.conn, requester, pid) for pid in unique_targets]
+        share = None if message["extra"] is None else orjson.loads(message["extra"])
         return [
             _send_in_txn(
                 t,
@@ -604,6 +607,12 @@ async def forward_message(
                 reply=None,
                 counts=screening.NOT_COUNTED,
                 forwarded=True,
+                content=rules.Content(
+                    message["text"],
+                    message["kind"],
+                    share,
+                    tuple(media.copies_for_forward_in_txn(t, requester, message)),
+                ),
             )
             for destination in destinations
         ]
