@@ -180,7 +180,11 @@ async def test_view_once(api: Api) -> None:
     assert again.status_code == 410 and code(again) == "media_gone"
     opened = [e for e in (await alice.sync(token))["events"] if e["type"] == "media.opened"]
     assert opened and opened[0]["data"] == {"media_id": secret, "user": bob.handle}
-    await asyncio.sleep(0.05)  # the erasure of the bytes runs after the commit
+    history = (await alice.get(f"{CONVERSATIONS}/{cid}/messages")).json()["items"]
+    assert history[-1]["media"][0]["opened_by"] == [bob.handle]  # the sender sees it
+    theirs = (await bob.get(f"{CONVERSATIONS}/{cid}/messages")).json()["items"]
+    assert "opened_by" not in theirs[-1]["media"][0]  # nobody else does
+    await asyncio.sleep(0.05)  # the erasure of the bytes runs after the response
     assert (await alice.get(f"{MEDIA}/{secret}")).status_code == 410  # every recipient saw it
 
 

@@ -191,6 +191,31 @@ COPIED = (
 )
 
 
+def show_opens(
+    conn: Connection,
+    viewer_id: int,
+    rows: Sequence[Mapping[Any, Any]],
+    attached: Mapping[int, list[Any]],
+    views: list[dict[str, Any]],
+) -> None:
+    """In the viewer's own messages, who opened their view-once media (`opened_by`)."""
+    once = {
+        media_row["id"]: media_row["pid"]
+        for row in rows
+        if row["sender_id"] == viewer_id
+        for media_row in attached.get(row["id"], [])
+        if media_row["view_once"]
+    }
+    if not once:
+        return
+    opened = db.opened_handles(conn, list(once))
+    for view in views:
+        for item in view["media"]:
+            if item["view_once"] and item["id"] in once.values():
+                media_id = next(k for k, v in once.items() if v == item["id"])
+                item["opened_by"] = opened.get(media_id, [])
+
+
 def attachments(conn: Connection, rows: Sequence[Mapping[Any, Any]]) -> dict[int, list[Any]]:
     """The attachments of these messages, queried only when one of them has any."""
     with_media = [row["id"] for row in rows if row["media_count"]]

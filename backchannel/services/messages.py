@@ -368,10 +368,12 @@ async def history(
             t.conn, [row["id"] for row in rows], viewer_id=requester.user_id
         )
         attached = media.attachments(t.conn, rows)
+        items = [
+            message_view(row, reactions.get(row["id"]), attached.get(row["id"])) for row in rows
+        ]
+        media.show_opens(t.conn, requester.user_id, rows, attached, items)
         return {
-            "items": [
-                message_view(row, reactions.get(row["id"]), attached.get(row["id"])) for row in rows
-            ],
+            "items": items,
             "before_cursor": pagination.encode(rows[0]["position"]) if rows and older else None,
             "after_cursor": pagination.encode(rows[-1]["position"]) if rows and newer else None,
         }

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
 
 from backchannel.store.messages import visible_to
-from backchannel.store.tables import media, media_opens, members, message_hides, messages
+from backchannel.store.tables import media, media_opens, members, message_hides, messages, users
 
 MEDIA_COLUMNS = (
     media.c.id,
@@ -238,3 +238,17 @@ def clear_keys(conn: Connection, media_ids: list[int]) -> None:
             .where(media.c.id.in_(media_ids))
             .values(storage_key="", thumbnail_key=None, poster_key=None)
         )
+
+
+def opened_handles(conn: Connection, media_ids: list[int]) -> dict[int, list[str]]:
+    """media id -> the handles of who opened it, in the order they did."""
+    rows = conn.execute(
+        select(media_opens.c.media_id, users.c.handle)
+        .join(users, users.c.id == media_opens.c.user_id)
+        .where(media_opens.c.media_id.in_(media_ids))
+        .order_by(media_opens.c.opened_at, users.c.id)
+    )
+    result: dict[int, list[str]] = {}
+    for media_id, handle in rows:
+        result.setdefault(media_id, []).append(handle)
+    return result
