@@ -497,6 +497,12 @@ class Settings(BaseSettings):
             )
         return value
 
+    limit_uploads_per_hour: int = Field(
+        200,
+        ge=1,
+        description="Uploads one account may make in an hour (with `rate_limits` on): what "
+        "keeps a script from filling the media store.",
+    )
     media_url_secret: SecretStr | None = Field(
         None,
         description="Key that signs short-lived media links (for `<img>` and players that "

@@ -173,3 +173,18 @@ async def test_two_nodes_share_one_budget_through_redis(
             )
         )
         assert [r.status_code for r in replies].count(201) == TIERS["new"]
+
+
+async def test_uploads_an_hour(tmp_path: Path, database_url: str) -> None:
+    from tests.test_media import jpeg_with_gps
+
+    async with build_api(tmp_path, database_url, **limited(limit_uploads_per_hour=2)) as api:
+        alice = await api.register()
+        replies = [
+            await alice.post(
+                "/api/v1/media", files={"file": ("a.jpg", jpeg_with_gps(64, 64), "image/jpeg")}
+            )
+            for _ in range(3)
+        ]
+        assert [r.status_code for r in replies] == [201, 201, 429]
+        assert replies[-1].json()["error"]["code"] == "rate_limited"

@@ -75,3 +75,16 @@ def forward_targets(core: Core, requester: Requester) -> int:
     if not core.settings.rate_limits:
         return core.settings.max_forward_targets
     return tier_limits(core, requester).forwards_per_action
+
+
+async def uploading(core: Core, requester: Requester) -> None:
+    """One more upload this hour."""
+    if not core.settings.rate_limits:
+        return
+    await enforce(
+        core.limiter,
+        f"upload:{requester.user_id}",
+        limit=core.settings.limit_uploads_per_hour,
+        window_seconds=3600.0,
+        what="uploads an hour",
+    )

@@ -19,7 +19,7 @@ from backchannel.api.responses import json
 from backchannel.api.uploads import receive
 from backchannel.domain import media as media_rules
 from backchannel.errors import BackchannelError
-from backchannel.services import accounts
+from backchannel.services import accounts, limits
 from backchannel.services import media as media_service
 from backchannel.services.core import Core
 
@@ -62,6 +62,7 @@ BYTES = {
 @router.post("", status_code=201, response_model=s.MediaOut, openapi_extra=UPLOAD_FORM)
 async def upload(request: Request, core: CoreDep, me: RequesterDep) -> Response:
     """Upload a file (multipart form, field `file`) → its media id, to attach to a message."""
+    await limits.uploading(core, me)  # before a byte is read
     form = await receive(
         request,
         max_bytes=media_rules.max_upload_bytes(core.settings),
