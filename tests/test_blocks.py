@@ -241,7 +241,8 @@ async def test_over_the_websocket_no_message_typing_or_presence_crosses_a_block(
         me_ws, _ = await open_stream(server.url, me.token)
         troll_ws, _ = await open_stream(server.url, troll.token)
         friend_ws, _ = await open_stream(server.url, friend.token)
-        await quiet(me_ws)
+        for ws in (me_ws, troll_ws, friend_ws):  # everyone's "active now" announced first
+            await quiet(ws)
         await me.block("troll")
         # the troll is told I went dark, as if I hid my activity
         dark = await next_frame(troll_ws, "presence")

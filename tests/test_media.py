@@ -505,3 +505,31 @@ async def test_every_kind_end_to_end(
     assert fetched.headers["content-type"].startswith(uploaded_view["mime"])
     inline = kind != "document"
     assert fetched.headers["content-disposition"].startswith("inline" if inline else "attachment")
+
+
+async def test_bytes_deleted_while_shared_are_put_back(api: Api) -> None:
+    from backchannel.media.local import LocalMediaStore
+
+    class RacingStore(LocalMediaStore):
+        """Another node erases the last other user of these bytes right after this put
+        found them stored: the race content addressing opens."""
+
+        async def put_file(self, path: Path, *, content_type: str) -> Any:
+            stored = await super().put_file(path, content_type=content_type)
+            if self.race:
+                self.race = False
+                await self.delete(stored.key)
+            return stored
+
+    alice, bob = await api.users(2)
+    cid = await alice.direct(bob)
+    real = api.core.media
+    racing = RacingStore(api.core.settings.data_dir / "media")
+    racing.race = True  # type: ignore[attr-defined]
+    api.core.media = racing
+    try:
+        photo = await uploaded(alice, jpeg_with_gps(), "a.jpg", "image/jpeg")
+    finally:
+        api.core.media = real
+    await alice.send(cid, "", media=[photo])
+    assert (await bob.get(f"{MEDIA}/{photo}")).status_code == 200

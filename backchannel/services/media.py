@@ -68,11 +68,27 @@ async def upload(
         settings=core.settings,
     )
     try:
-        stored = await store_inspected(core, found, path)
+        return await _record(core, requester, found, path, clean_waveform, view_once)
     finally:
-        for derived in (found.clean, *(d.path for d in (found.thumbnail, found.poster) if d)):
-            if derived is not None and derived != path:
-                derived.unlink(missing_ok=True)
+        await asyncio.to_thread(_discard_derived, found, path)
+
+
+def _discard_derived(found: Inspected, original: Path) -> None:
+    for derived in (found.clean, *(d.path for d in (found.thumbnail, found.poster) if d)):
+        if derived is not None and derived != original:
+            derived.unlink(missing_ok=True)
+
+
+async def _record(
+    core: Core,
+    requester: Requester,
+    found: Inspected,
+    path: Path,
+    clean_waveform: list[int] | None,
+    view_once: bool,
+) -> dict[str, Any]:
+    """Store the bytes, then the row that names them (see the module docstring)."""
+    stored = await store_inspected(core, found, path)
 
     def txn(t: WriteTxn) -> dict[str, Any]:
         row = db.insert_media(
@@ -97,10 +113,28 @@ async def upload(
         return media_view(row)
 
     try:
-        return await core.store.write("upload_media", txn)
+        view = await core.store.write("upload_media", txn)
     except BaseException:
         await forget_bytes(core, stored.keys())
         raise
+    await _restore_if_deleted(core, found, path, stored)
+    return view
+
+
+async def _restore_if_deleted(core: Core, found: Inspected, path: Path, stored: StoredSet) -> None:
+    """Content addressing shares bytes between uploads: bytes this upload found already
+    stored may have been deleted (their last other user erased) between the put and the
+    row. Now that the row protects them, put back whatever is missing."""
+    store = core.media_store()
+    sources = [
+        (stored.main, found.clean or path),
+        (stored.thumbnail, found.thumbnail.path if found.thumbnail else None),
+        (stored.poster, found.poster.path if found.poster else None),
+    ]
+    for item, source in sources:
+        if item is not None and source is not None and not await store.exists(item.key):
+            log.warning("media bytes vanished while being shared; stored again")
+            await store.put_file(source, content_type=found.mime)
 
 
 @dataclass(frozen=True, slots=True)
