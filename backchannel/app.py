@@ -30,6 +30,7 @@ from backchannel.api.routes import (
     safety,
     sync,
     users,
+    web,
 )
 from backchannel.api.schemas import ErrorOut
 from backchannel.broker.local import LocalBroker
@@ -177,6 +178,9 @@ def create_app(settings: Settings) -> FastAPI:
         health,
     ):
         app.include_router(module.router)
+    # The web client: its page at the app's top level (like /openapi.json), its files below.
+    app.add_api_route("/", web.index, methods=["GET"], include_in_schema=False)
+    app.mount("/static", web.assets(), name="static")
     app.add_middleware(
         RequestMiddleware,
         metrics=metrics,

@@ -31,6 +31,7 @@ PUBLIC_ROUTES = {
     ("GET", "/readyz"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
+    ("GET", "/"),  # the web client's page (it signs in through the API)
 }
 
 

@@ -70,7 +70,11 @@ class RequestMiddleware:
             if message["type"] == "http.response.start":
                 started_response = True
                 status = message["status"]
-                extra = [(b"x-request-id", request_id.encode()), *SECURITY_HEADERS]
+                own = {name.lower() for name, _ in message.get("headers", [])}
+                # A response with its own policy (the web client's pages, media) keeps it:
+                # two policies would both apply, and the default one forbids everything.
+                extra = [(b"x-request-id", request_id.encode())]
+                extra += [header for header in SECURITY_HEADERS if header[0] not in own]
                 if sensitive:
                     extra.append(NO_STORE)
                 message["headers"] = [*message.get("headers", []), *extra]

@@ -1,0 +1,100 @@
+/**
+ * REST client for /api/v1. The bearer token lives in localStorage under `bc.token`.
+ */
+
+const TOKEN_KEY = "bc.token";
+const USER_KEY = "bc.user";
+
+/** An error answer from the API: `status`, the stable `code`, and the human `message`. */
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export function getToken() { return localStorage.getItem(TOKEN_KEY); }
+
+/** The signed-in user as stored at login (`{id, handle, display_name}`), or null. */
+export function getUser() {
+  try { return JSON.parse(localStorage.getItem(USER_KEY) || "null"); } catch { return null; }
+}
+
+export function saveSession(token, user) {
+  localStorage.setItem(TOKEN_KEY, token);
+  localStorage.setItem(USER_KEY, JSON.stringify(user));
+}
+
+export function clearSession() {
+  localStorage.removeItem(TOKEN_KEY);
+  localStorage.removeItem(USER_KEY);
+}
+
+/**
+ * Call the API. Resolves with the parsed JSON body (null for 204); rejects with ApiError,
+ * whose message is the server's `error.message` (or a network explanation, status 0).
+ * @param {string} method
+ * @param {string} path relative to /api/v1, e.g. "/conversations"
+ * @param {any} [body] sent as JSON when given
+ */
+export async function request(method, path, body) {
+  const headers = { Accept: "application/json" };
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(`/api/v1${path}`, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "network_error", "Cannot reach the server. Check your connection.");
+  }
+  if (response.status === 204) return null;
+  let data = null;
+  try { data = await response.json(); } catch { /* an empty or non-JSON body */ }
+  if (!response.ok) {
+    const err = data && data.error;
+    throw new ApiError(response.status, err?.code || "http_error",
+      err?.message || `The server answered ${response.status}.`);
+  }
+  return data;
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  register: (handle, password, displayName) => request("POST", "/accounts", {
+    handle, password, ...(displayName ? { display_name: displayName } : {}), device_name: "Web",
+  }),
+  login: (handle, password) => request("POST", "/sessions", { handle, password, device_name: "Web" }),
+  logout: () => request("DELETE", "/sessions/current"),
+  me: () => request("GET", "/me"),
+  syncToken: () => request("GET", "/sync"),
+  inbox: (folder) => request("GET", `/conversations?folder=${enc(folder)}&limit=50`),
+  conversation: (id) => request("GET", `/conversations/${enc(id)}`),
+  openDirect: (handle) => request("POST", "/conversations", { kind: "direct", members: [handle] }),
+  canMessage: (handle) => request("GET", `/users/${enc(handle)}/can-message`),
+  history: (id, before) => request("GET",
+    `/conversations/${enc(id)}/messages?limit=50${before ? `&before=${enc(before)}` : ""}`),
+  send: (id, text, txnId) => request("POST", `/conversations/${enc(id)}/messages`, { txn_id: txnId, text }),
+  markRead: (id, upTo) => request("POST", `/conversations/${enc(id)}/read`, { up_to: upTo }),
+  accept: (id) => request("POST", `/conversations/${enc(id)}/accept`),
+  decline: (id, block) => request("POST", `/conversations/${enc(id)}/decline`, block ? { block: true } : {}),
+  unsend: (id, messageId) => request("POST", `/conversations/${enc(id)}/messages/${enc(messageId)}/unsend`),
+  react: (id, messageId, emoji) =>
+    request("PUT", `/conversations/${enc(id)}/messages/${enc(messageId)}/reactions`, { emoji }),
+  unreact: (id, messageId, emoji) =>
+    request("DELETE", `/conversations/${enc(id)}/messages/${enc(messageId)}/reactions/${enc(emoji)}`),
+};
+
+/** A random UUID; `crypto.randomUUID` only exists in secure contexts (https, localhost). */
+export function uuid() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

@@ -1,0 +1,150 @@
+/**
+ * Pure rendering: data in, elements out. Message text only ever reaches the page through
+ * text nodes; links become <a> elements whose visible text is their real target.
+ */
+
+import { h } from "./dom.js";
+
+const URL_RE = /\bhttps?:\/\/[^\s<>"]+/gi;
+const TRAILING = /[.,!?;:'")\]}]+$/;
+
+/**
+ * Split text into text nodes and safe links (http and https only).
+ * @param {string} text
+ * @returns {Node[]}
+ */
+export function linkify(text) {
+  const nodes = [];
+  let last = 0;
+  for (const match of text.matchAll(URL_RE)) {
+    let raw = match[0];
+    const trail = raw.match(TRAILING);
+    if (trail) raw = raw.slice(0, raw.length - trail[0].length);
+    let url;
+    try { url = new URL(raw); } catch { continue; }
+    if (url.protocol !== "http:" && url.protocol !== "https:") continue;
+    if (match.index > last) nodes.push(document.createTextNode(text.slice(last, match.index)));
+    nodes.push(h("a", { href: raw, target: "_blank", rel: "noopener noreferrer", text: raw }));
+    last = match.index + raw.length;
+  }
+  if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
+  return nodes;
+}
+
+/** @param {string} iso @returns {string} a short time for lists: 14:05, Tue, or 3 Mar */
+export function shortTime(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  const now = new Date();
+  if (d.toDateString() === now.toDateString()) {
+    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+  if (now - d < 6 * 24 * 3600 * 1000) return d.toLocaleDateString([], { weekday: "short" });
+  return d.toLocaleDateString([], { day: "numeric", month: "short" });
+}
+
+/** @param {string} iso @returns {string} a full date and time for tooltips */
+export const longTime = (iso) => (iso ? new Date(iso).toLocaleString() : "");
+
+/** A member's name as shown: display name, or "Deleted user". */
+export const nameOf = (user) => (user?.deleted ? "Deleted user" : user?.display_name || user?.handle || "Someone");
+
+/**
+ * The title of a conversation for `me`: a group's title, else the other members' names.
+ * @param {any} conv @param {{id:string}} me
+ */
+export function conversationTitle(conv, me) {
+  if (conv.kind === "group" && conv.title) return conv.title;
+  const others = (conv.members || []).filter((m) => m.id !== me.id);
+  if (others.length === 0) return "Just you";
+  return others.map(nameOf).join(", ");
+}
+
+/** The one-line preview of a conversation's last message. */
+export function previewText(conv, me) {
+  const m = conv.last_message;
+  if (!m) return conv.request ? "Message request" : "No messages yet";
+  const mine = m.sender?.id === me.id;
+  const body = m.unsent ? "Message unsent" : m.text ?? "Attachment";
+  return mine ? `You: ${body}` : body;
+}
+
+/**
+ * Fill (or refill) an inbox row.
+ * @param {HTMLLIElement} li a `li.conversation` (created here when null)
+ * @param {any} conv @param {any} me @param {boolean} active the open conversation
+ * @param {(id: string) => void} onOpen
+ */
+export function conversationRow(li, conv, me, active, onOpen) {
+  const title = conversationTitle(conv, me);
+  const unread = conv.unread_count || 0;
+  const row = li || h("li", { class: "conversation", dataset: { id: conv.id } });
+  row.classList.toggle("active", active);
+  row.classList.toggle("unread", unread > 0);
+  const badge = h("span", { class: "badge", text: unread > 0 ? String(unread) : "", hidden: unread === 0,
+    attrs: { "aria-label": `${unread} unread` } });
+  const button = h("button", { type: "button", class: "row", on: { click: () => onOpen(conv.id) } },
+    h("span", { class: "avatar", text: initial(title), attrs: { "aria-hidden": "true" } }),
+    h("span", { class: "row-main" },
+      h("span", { class: "row-top" },
+        h("span", { class: "title", text: title }),
+        h("time", { class: "time", text: shortTime(conv.last_message_at), dateTime: conv.last_message_at || "" })),
+      h("span", { class: "row-bottom" },
+        h("span", { class: "preview", text: previewText(conv, me) }),
+        badge)));
+  if (active) button.setAttribute("aria-current", "true");
+  row.replaceChildren(button);
+  return row;
+}
+
+/** @param {string} name @returns {string} one upper-case letter for an avatar */
+export function initial(name) {
+  const ch = [...(name || "?").trim()][0] || "?";
+  return ch.toUpperCase();
+}
+
+/**
+ * A message bubble.
+ * @param {any} msg @param {any} me @param {any} conv
+ * @param {{onUnsend: Function, onReact: Function}} actions
+ */
+export function messageItem(msg, me, conv, actions) {
+  const mine = msg.sender?.id === me.id;
+  const li = h("li", { class: `message ${mine ? "mine" : "theirs"}${msg.unsent ? " unsent" : ""}`,
+    dataset: { id: msg.id } });
+  if (!mine && conv.kind === "group") li.append(h("span", { class: "sender", text: nameOf(msg.sender) }));
+  const bubble = h("div", { class: "bubble", title: longTime(msg.created_at) });
+  if (msg.reply_to) {
+    bubble.append(h("div", { class: "quote" },
+      h("span", { class: "quote-who", text: msg.reply_to.sender_handle || "Deleted user" }),
+      h("span", { class: "quote-text", text: msg.reply_to.text ?? "Message unsent" })));
+  }
+  if (msg.unsent) {
+    bubble.append(h("span", { class: "text", text: "Message unsent" }));
+  } else {
+    bubble.append(h("span", { class: "text" }, ...linkify(msg.text ?? "")));
+    if (msg.edited_at) bubble.append(h("span", { class: "edited", text: "Edited" }));
+  }
+  li.append(bubble);
+  const reactions = h("div", { class: "reactions" });
+  for (const r of msg.unsent ? [] : msg.reactions || []) {
+    const label = `${r.emoji} ${r.users.length}`;
+    reactions.append(h("span", { class: "reaction", text: r.users.length > 1 ? label : r.emoji,
+      title: r.users.join(", "), attrs: { "aria-label": `${r.emoji} by ${r.users.join(", ")}` } }));
+  }
+  reactions.hidden = reactions.childElementCount === 0;
+  li.append(reactions);
+  if (!msg.unsent) {
+    const hearted = (msg.reactions || []).some((r) => r.emoji === "❤️" && r.users.includes(me.handle));
+    const tools = h("div", { class: "actions" },
+      h("button", { type: "button", class: "action-react", text: "❤️",
+        attrs: { "aria-label": hearted ? "Remove your heart" : "React with a heart", "aria-pressed": String(hearted) },
+        on: { click: () => actions.onReact(msg, hearted) } }));
+    if (mine) {
+      tools.append(h("button", { type: "button", class: "action-unsend", text: "Unsend",
+        on: { click: () => actions.onUnsend(msg) } }));
+    }
+    li.append(tools);
+  }
+  return li;
+}

@@ -1,0 +1,329 @@
+/**
+ * The conversation pane: header, request bar, message list, composer, typing indicator,
+ * read markers. Messages of the open conversation live in `state.messages`.
+ */
+
+import { api, uuid } from "../api.js";
+import { byId } from "../dom.js";
+import { conversationTitle, initial, messageItem, nameOf } from "../render.js";
+import { state, upsertConv } from "../state.js";
+import { renderInbox } from "./inbox.js";
+
+const TYPING_REFRESH_MS = 3000;
+let lastTypingSent = 0;
+let readInFlight = 0;
+const actions = { onUnsend: unsend, onReact: react };
+
+export function initConversation() {
+  const composer = byId("composer");
+  byId("composer-form").addEventListener("submit", (e) => { e.preventDefault(); send(); });
+  composer.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); }
+  });
+  composer.addEventListener("input", () => { autoGrow(composer); typingChanged(); });
+  composer.addEventListener("blur", () => stopTyping());
+  byId("back").addEventListener("click", closeConversation);
+  byId("load-older").addEventListener("click", loadOlder);
+  byId("request-accept").addEventListener("click", accept);
+  byId("request-delete").addEventListener("click", () => decline(false));
+  byId("request-block").addEventListener("click", () => decline(true));
+  document.addEventListener("visibilitychange", markRead);
+  window.addEventListener("focus", markRead);
+}
+
+/** Open a conversation: show the pane, load its newest page, mark it read. */
+export async function openConversation(id) {
+  if (state.openId !== id) stopTyping();
+  state.openId = id;
+  state.messages.clear();
+  state.olderCursor = null;
+  byId("messages").replaceChildren();
+  byId("composer-error").textContent = "";
+  byId("conversation-empty").hidden = true;
+  byId("conversation-view").hidden = false;
+  byId("app").classList.add("show-conversation");
+  renderHeader();
+  renderTyping();
+  renderInbox();
+  try {
+    const page = await api.history(id);
+    if (state.openId !== id) return;
+    for (const m of page.items) state.messages.set(m.id, m);
+    state.olderCursor = page.before_cursor;
+    renderMessages();
+    scrollToBottom();
+    markRead();
+  } catch (err) {
+    if (state.openId === id) byId("composer-error").textContent = err.message;
+  }
+  byId("composer").focus();
+}
+
+/** Close the pane (the back button on narrow screens). */
+export function closeConversation() {
+  stopTyping();
+  const id = state.openId;
+  state.openId = null;
+  state.messages.clear();
+  byId("conversation-view").hidden = true;
+  byId("conversation-empty").hidden = false;
+  byId("app").classList.remove("show-conversation");
+  renderInbox();
+  if (id) document.querySelector(`li.conversation[data-id="${CSS.escape(id)}"] button`)?.focus();
+}
+
+/** Re-render the header and request bar from the cached conversation. */
+export function renderHeader() {
+  const conv = state.convs.get(state.openId);
+  if (!conv) return;
+  const title = conversationTitle(conv, state.me);
+  byId("conversation-title").textContent = title;
+  byId("conversation-avatar").textContent = initial(title);
+  const others = (conv.members || []).filter((m) => m.id !== state.me.id);
+  let subtitle = conv.kind === "group" ? `${conv.member_count} members`
+    : others[0]?.handle ? `@${others[0].handle}` : "";
+  if (conv.awaiting_acceptance) subtitle = "Request sent — they haven't accepted it yet.";
+  byId("conversation-subtitle").textContent = subtitle;
+  const req = conv.request;
+  const bar = byId("request-bar");
+  bar.hidden = !req || req.status === "declined";
+  if (req) {
+    const from = (conv.members || []).find((m) => m.handle === req.from);
+    byId("request-text").textContent = `${from ? nameOf(from) : req.from} wants to send you a message.`;
+  }
+}
+
+function renderMessages() {
+  const conv = state.convs.get(state.openId) || { kind: "direct" };
+  const sorted = [...state.messages.values()].sort((a, b) => a.position - b.position);
+  byId("messages").replaceChildren(...sorted.map((m) => messageItem(m, state.me, conv, actions)));
+  byId("load-older").hidden = !state.olderCursor;
+}
+
+/**
+ * Insert or replace one message of the open conversation, keeping position order.
+ * @param {any} msg
+ */
+export function placeMessage(msg) {
+  if (msg.conversation_id !== state.openId) return;
+  state.messages.set(msg.id, msg);
+  const list = byId("messages");
+  const conv = state.convs.get(state.openId) || { kind: "direct" };
+  const li = messageItem(msg, state.me, conv, actions);
+  li.dataset.position = String(msg.position);
+  const old = list.querySelector(`li.message[data-id="${CSS.escape(msg.id)}"]`);
+  if (old) { old.replaceWith(li); return; }
+  const nearBottom = isNearBottom();
+  const after = [...list.children].find((el) => Number(state.messages.get(el.dataset.id)?.position) > msg.position);
+  list.insertBefore(li, after || null);
+  if (nearBottom || msg.sender?.id === state.me.id) scrollToBottom();
+}
+
+/**
+ * Change a loaded message in place (events: edited, unsent, reactions).
+ * @param {string} messageId @param {(m: any) => void} change
+ */
+export function patchMessage(messageId, change) {
+  const msg = state.messages.get(messageId);
+  if (!msg) return;
+  change(msg);
+  placeMessage(msg);
+}
+
+/** Remove a message from view (deleted for me on another device). */
+export function removeMessage(messageId) {
+  state.messages.delete(messageId);
+  document.querySelector(`li.message[data-id="${CSS.escape(messageId)}"]`)?.remove();
+}
+
+async function loadOlder() {
+  const id = state.openId;
+  if (!id || !state.olderCursor) return;
+  const scroller = byId("scroller");
+  const fromBottom = scroller.scrollHeight - scroller.scrollTop;
+  try {
+    const page = await api.history(id, state.olderCursor);
+    if (state.openId !== id) return;
+    for (const m of page.items) state.messages.set(m.id, m);
+    state.olderCursor = page.before_cursor;
+    renderMessages();
+    scroller.scrollTop = scroller.scrollHeight - fromBottom;
+  } catch (err) {
+    byId("composer-error").textContent = err.message;
+  }
+}
+
+/** Send the composer's text: over the socket when connected, else by REST (same txn_id). */
+async function send() {
+  const composer = byId("composer");
+  const text = composer.value.trim();
+  const id = state.openId;
+  if (!text || !id) return;
+  const txnId = uuid();
+  composer.value = "";
+  autoGrow(composer);
+  stopTyping();
+  byId("composer-error").textContent = "";
+  try {
+    let message;
+    try {
+      message = (await state.stream.action("send", { conversation_id: id, text, txn_id: txnId })).message;
+    } catch (err) {
+      if (err.status !== 0) throw err;
+      message = await api.send(id, text, txnId);
+    }
+    noteMessage(message);
+  } catch (err) {
+    if (!composer.value) composer.value = text;
+    autoGrow(composer);
+    byId("composer-error").textContent = err.message;
+  }
+}
+
+/**
+ * Record a message (sent, or from an event) in the inbox cache and the open pane.
+ * @returns {boolean} whether it was new to the open pane
+ */
+export function noteMessage(msg) {
+  const conv = state.convs.get(msg.conversation_id);
+  const known = state.messages.has(msg.id);
+  if (conv && (conv.last_activity_position || 0) <= msg.position) {
+    conv.last_message = msg;
+    conv.last_message_at = msg.created_at;
+    conv.last_activity_position = msg.position;
+  }
+  if (msg.sender?.id === state.me.id && conv) {
+    conv.read_position = Math.max(conv.read_position || 0, msg.position);
+  }
+  placeMessage(msg);
+  renderInbox();
+  return !known;
+}
+
+/** Mark the open conversation read up to its newest message, if the page is visible. */
+export async function markRead() {
+  const conv = state.convs.get(state.openId);
+  if (!conv || document.visibilityState !== "visible") return;
+  const newest = [...state.messages.values()].reduce((a, m) => (!a || m.position > a.position ? m : a), null);
+  if (!newest || newest.position <= Math.max(conv.read_position || 0, readInFlight)) {
+    if (conv.unread_count && newest && newest.position <= (conv.read_position || 0)) {
+      conv.unread_count = 0;
+      renderInbox();
+    }
+    return;
+  }
+  readInFlight = newest.position;
+  try {
+    let position;
+    try {
+      position = (await state.stream.action("read", { conversation_id: conv.id, up_to: newest.id })).read_position;
+    } catch (err) {
+      if (err.status !== 0) throw err;
+      position = (await api.markRead(conv.id, newest.id)).read_position;
+    }
+    conv.read_position = Math.max(conv.read_position || 0, position);
+    if (conv.read_position >= (conv.last_activity_position || 0)) conv.unread_count = 0;
+    renderInbox();
+  } catch {
+    // Not fatal: the next message or focus tries again.
+  } finally {
+    readInFlight = 0;
+  }
+}
+
+function typingChanged() {
+  const composer = byId("composer");
+  if (!composer.value.trim()) { stopTyping(); return; }
+  const now = Date.now();
+  if (now - lastTypingSent < TYPING_REFRESH_MS || !state.stream?.connected || !state.openId) return;
+  lastTypingSent = now;
+  state.stream.action("typing", { conversation_id: state.openId, active: true }).catch(() => {});
+}
+
+function stopTyping() {
+  if (!lastTypingSent) return;
+  lastTypingSent = 0;
+  if (state.stream?.connected && state.openId) {
+    state.stream.action("typing", { conversation_id: state.openId, active: false }).catch(() => {});
+  }
+}
+
+/**
+ * Apply a `typing` frame (or clear someone whose message arrived).
+ * @param {string} conversationId @param {string} handle @param {boolean} active
+ * @param {number} [expiresMs]
+ */
+export function setTyping(conversationId, handle, active, expiresMs = 5000) {
+  let users = state.typing.get(conversationId);
+  if (!users) { users = new Map(); state.typing.set(conversationId, users); }
+  clearTimeout(users.get(handle));
+  users.delete(handle);
+  if (active) {
+    users.set(handle, setTimeout(() => setTyping(conversationId, handle, false), expiresMs || 5000));
+  }
+  if (conversationId === state.openId) renderTyping();
+}
+
+function renderTyping() {
+  const users = [...(state.typing.get(state.openId)?.keys() || [])];
+  const el = byId("typing");
+  if (!users.length) el.textContent = "";
+  else if (users.length === 1) el.textContent = `${users[0]} is typing…`;
+  else el.textContent = `${users.slice(0, -1).join(", ")} and ${users.at(-1)} are typing…`;
+}
+
+async function accept() {
+  const id = state.openId;
+  try {
+    upsertConv(await api.accept(id));
+    renderHeader();
+    renderInbox();
+    byId("composer").focus();
+  } catch (err) {
+    byId("composer-error").textContent = err.message;
+  }
+}
+
+async function decline(block) {
+  const id = state.openId;
+  try {
+    await api.decline(id, block);
+    state.convs.delete(id);
+    closeConversation();
+  } catch (err) {
+    byId("composer-error").textContent = err.message;
+  }
+}
+
+async function unsend(msg) {
+  try {
+    placeMessage(await api.unsend(msg.conversation_id, msg.id));
+  } catch (err) {
+    byId("composer-error").textContent = err.message;
+  }
+}
+
+async function react(msg, remove) {
+  try {
+    const updated = remove ? await api.unreact(msg.conversation_id, msg.id, "❤️")
+      : await api.react(msg.conversation_id, msg.id, "❤️");
+    placeMessage(updated);
+  } catch (err) {
+    byId("composer-error").textContent = err.message;
+  }
+}
+
+function isNearBottom() {
+  const s = byId("scroller");
+  return s.scrollHeight - s.scrollTop - s.clientHeight < 80;
+}
+
+function scrollToBottom() {
+  const s = byId("scroller");
+  s.scrollTop = s.scrollHeight;
+}
+
+function autoGrow(textarea) {
+  textarea.style.height = "auto";
+  textarea.style.height = `${Math.min(textarea.scrollHeight, 160)}px`;
+}

@@ -1,0 +1,128 @@
+/** The inbox pane: folder tabs, the conversation list and the "New message" box. */
+
+import { api } from "../api.js";
+import { byId } from "../dom.js";
+import { conversationRow } from "../render.js";
+import { state, totalUnread, upsertConv } from "../state.js";
+
+const FOLDERS = ["primary", "general", "requests", "hidden"];
+let openHandler = () => {};
+/** The last folder fetch's error message ("" when it worked). */
+let loadError = "";
+
+/**
+ * Wire the tabs and the new-message form.
+ * @param {(id: string) => void} onOpen opens a conversation
+ */
+export function initInbox(onOpen) {
+  openHandler = onOpen;
+  for (const folder of FOLDERS) {
+    document.querySelector(`[data-folder="${folder}"]`).addEventListener("click", () => selectFolder(folder));
+  }
+  initNewMessage();
+}
+
+/** Show a folder's tab and fetch its conversations. */
+export async function selectFolder(folder) {
+  state.folder = folder;
+  for (const f of FOLDERS) {
+    document.querySelector(`[data-folder="${f}"]`).setAttribute("aria-pressed", String(f === folder));
+  }
+  renderInbox();
+  await loadFolder(folder);
+}
+
+/**
+ * Fetch one folder and replace what the cache holds for it.
+ * @param {string} folder
+ */
+export async function loadFolder(folder) {
+  try {
+    const page = await api.inbox(folder);
+    const ids = new Set(page.items.map((c) => c.id));
+    for (const [id, c] of state.convs) {
+      if (c.folder === folder && !ids.has(id) && id !== state.openId) state.convs.delete(id);
+    }
+    for (const c of page.items) upsertConv(c);
+    loadError = "";
+  } catch (err) {
+    loadError = err.message;
+  }
+  renderInbox();
+}
+
+const byActivity = (a, b) => (Number(!!b.pinned) - Number(!!a.pinned))
+  || ((b.last_activity_position || 0) - (a.last_activity_position || 0));
+
+/** Re-render the list of the current folder (keyed by conversation id) and the title. */
+export function renderInbox() {
+  const list = byId("conversations");
+  const existing = new Map([...list.children].map((li) => [li.dataset.id, li]));
+  const convs = [...state.convs.values()].filter((c) => c.folder === state.folder).sort(byActivity);
+  const rows = convs.map((c) => conversationRow(existing.get(c.id) || null, c, state.me, c.id === state.openId, openHandler));
+  const same = rows.length === list.children.length && rows.every((li, i) => list.children[i] === li);
+  if (!same) list.replaceChildren(...rows);
+  byId("inbox-status").textContent = loadError || (rows.length ? "" : emptyText(state.folder));
+  updateTitle();
+}
+
+function emptyText(folder) {
+  if (folder === "requests") return "No message requests.";
+  if (folder === "hidden") return "No hidden requests.";
+  return "No conversations yet.";
+}
+
+/** "(2) Backchannel" while anything is unread. */
+export function updateTitle() {
+  const n = totalUnread();
+  document.title = n > 0 ? `(${n}) Backchannel` : "Backchannel";
+}
+
+const CAN_MESSAGE_TEXT = {
+  direct: (h) => `You can message @${h}.`,
+  request: (h) => `@${h} will get your message as a request.`,
+  none: (h) => `@${h} doesn't accept messages from you.`,
+};
+
+function initNewMessage() {
+  const form = byId("new-form");
+  const input = byId("new-handle");
+  const status = byId("new-status");
+  let timer = 0;
+  let asked = "";
+
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    status.textContent = "";
+    const handle = input.value.trim().replace(/^@/, "").toLowerCase();
+    if (handle.length < 3) return;
+    timer = setTimeout(async () => {
+      asked = handle;
+      try {
+        const reply = await api.canMessage(handle);
+        if (asked === handle) status.textContent = CAN_MESSAGE_TEXT[reply.can_message]?.(handle) || "";
+      } catch (err) {
+        if (asked === handle) status.textContent = err.message;
+      }
+    }, 350);
+  });
+
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearTimeout(timer);
+    const handle = input.value.trim().replace(/^@/, "");
+    if (!handle) { status.textContent = "Type a handle first."; return; }
+    byId("new-open").disabled = true;
+    try {
+      const conv = upsertConv(await api.openDirect(handle));
+      input.value = "";
+      status.textContent = "";
+      renderInbox();
+      openHandler(conv.id);
+    } catch (err) {
+      status.textContent = err.message;
+    } finally {
+      byId("new-open").disabled = false;
+    }
+  });
+}

@@ -1,0 +1,151 @@
+"""The web client in a real browser: Debian's Chromium driven by Playwright, against a
+real server process. Skipped when no Chromium is installed, unless
+BACKCHANNEL_TEST_REQUIRE_BROWSER is set (CI sets it, and installs Chromium)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.servers import Servers
+
+pytestmark = pytest.mark.server
+
+CHROMIUM = os.environ.get("BACKCHANNEL_TEST_CHROMIUM") or shutil.which("chromium")
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+# Chromium as this machine can run it: no sandbox as root, no GPU, and none of the
+# background connections a closed network refuses.
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    if CHROMIUM is None:
+        if os.environ.get("BACKCHANNEL_TEST_REQUIRE_BROWSER"):
+            pytest.fail("Chromium is required here (apt install chromium)")
+        pytest.skip("no Chromium installed")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def sign_up(page: Any, url: str, handle: str, name: str) -> None:
+    await page.goto(url)
+    await page.fill("#handle", handle)
+    await page.fill("#password", "a good long passphrase")
+    await page.fill("#display-name", name)
+    await page.click("#auth-submit")
+    await page.wait_for_selector("#app", state="visible")
+
+
+async def open_with(page: Any, handle: str) -> None:
+    await page.fill("#new-handle", handle)
+    await page.click("#new-open")
+    await page.wait_for_selector("#composer", state="visible")
+
+
+async def send(page: Any, text: str) -> None:
+    await page.fill("#composer", text)
+    await page.click("#send")
+
+
+async def test_the_page_is_served_with_a_strict_policy(tmp_path: Path, servers: Servers) -> None:
+    server = await servers.serve(tmp_path / "data")
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        page = await http.get("/")
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+        assert page.headers.get_list("content-security-policy") == [policy]
+        script = await http.get("/static/app.js")
+        assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+        assert (await http.get("/static/../backchannel.db")).status_code == 404
+
+
+async def test_two_people_meet_through_a_request_and_talk_live(
+    tmp_path: Path, servers: Servers, browser: Any
+) -> None:
+    server = await servers.serve(
+        tmp_path / "data", env={"BACKCHANNEL_DM_INBOX_DEFAULT": "following"}
+    )
+    alice = await (await browser.new_context(viewport={"width": 1280, "height": 800})).new_page()
+    bob = await (await browser.new_context(viewport={"width": 1280, "height": 800})).new_page()
+    errors: list[str] = []
+    for page in (alice, bob):
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}"))
+    await sign_up(alice, server.url, "alice", "Alice")
+    await sign_up(bob, server.url, "bob", "Bob")
+    await open_with(alice, "bob")
+    await send(alice, "Hi Bob, loved your talk!")
+    await alice.wait_for_selector("li.message.mine >> text=Hi Bob, loved your talk!")
+    # a stranger's message is a request for bob
+    await bob.click('[data-folder="requests"]')
+    await bob.wait_for_selector("li.conversation >> text=Alice")
+    await bob.click("li.conversation")
+    await bob.wait_for_selector("#request-bar", state="visible")
+    await bob.wait_for_selector("li.message.theirs >> text=Hi Bob, loved your talk!")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await bob.screenshot(path=str(SCREENSHOTS / "request.png"))
+    await bob.click("#request-accept")
+    await bob.wait_for_selector("#request-bar", state="hidden")
+    await send(bob, "Thanks Alice! Check https://example.com/talk")
+    # alice sees it live, with the link made safe
+    reply = alice.locator("li.message.theirs", has_text="Thanks Alice!")
+    await reply.wait_for()
+    # and sees the request is no longer waiting
+    subtitle = alice.locator("#conversation", has_text="haven't accepted")
+    await subtitle.wait_for(state="detached")
+    link = reply.locator("a")
+    assert await link.get_attribute("href") == "https://example.com/talk"
+    assert await link.get_attribute("rel") == "noopener noreferrer"
+    # an XSS corpus renders as text
+    corpus = [
+        "<script>alert('x')</script>",
+        '<img src=x onerror="alert(1)">',
+        "javascript:alert(1)",
+        '<a href="javascript:alert(1)">click</a>',
+        "<svg/onload=alert(1)>",
+    ]
+    for text in corpus:
+        await send(alice, text)
+    for text in corpus:
+        await bob.locator("li.message.theirs .text", has_text=text).first.wait_for()
+    assert await bob.locator("#messages img, #messages script, #messages svg").count() == 0
+    hrefs = await bob.locator("#messages a").evaluate_all("els => els.map(e => e.href)")
+    assert all(h.startswith(("http://", "https://")) for h in hrefs), hrefs
+    await alice.screenshot(path=str(SCREENSHOTS / "conversation-desktop.png"))
+    assert errors == []
+
+
+async def test_the_layout_at_phone_width(tmp_path: Path, servers: Servers, browser: Any) -> None:
+    server = await servers.serve(tmp_path / "data")
+    context = await browser.new_context(viewport={"width": 390, "height": 844})
+    page = await context.new_page()
+    await page.goto(server.url)
+    await page.wait_for_selector("form#auth")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / "sign-up-phone.png"))
+    await sign_up(page, server.url, "carol", "Carol")
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390  # nothing wider than the screen
+    await page.screenshot(path=str(SCREENSHOTS / "inbox-phone.png"))
