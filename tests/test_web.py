@@ -149,3 +149,55 @@ async def test_the_layout_at_phone_width(tmp_path: Path, servers: Servers, brows
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390  # nothing wider than the screen
     await page.screenshot(path=str(SCREENSHOTS / "inbox-phone.png"))
+
+
+async def test_a_photo_and_a_voice_note_travel_and_a_block_hides_everything(
+    tmp_path: Path, servers: Servers, browser: Any
+) -> None:
+    from tests.test_media import jpeg_with_gps, wav_seconds
+
+    server = await servers.serve(tmp_path / "data")
+    alice = await (await browser.new_context(viewport={"width": 1280, "height": 800})).new_page()
+    bob = await (await browser.new_context(viewport={"width": 1280, "height": 800})).new_page()
+    errors: list[str] = []
+    for page in (alice, bob):
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await sign_up(alice, server.url, "alice", "Alice")
+    await sign_up(bob, server.url, "bob", "Bob")
+    await open_with(alice, "bob")
+    files = [
+        {"name": "beach.jpg", "mimeType": "image/jpeg", "buffer": jpeg_with_gps()},
+        {"name": "note.wav", "mimeType": "audio/wav", "buffer": wav_seconds(1.0)},
+    ]
+    await alice.set_input_files("#file", files)
+    await alice.locator("#attachments .attachment[data-media-id]").nth(1).wait_for()
+    await send(alice, "from the beach")
+    await open_with(bob, "alice")
+    bubble = bob.locator("li.message.theirs", has_text="from the beach")
+    await bubble.wait_for()
+    image = bubble.locator("img.media-image")
+    await image.wait_for()
+    # the photo really loads (a signed link; the page sends no token for it)
+    assert await image.evaluate("img => img.complete && img.naturalWidth") == 640
+    await bubble.locator("audio.media-audio").wait_for()
+    await bob.screenshot(path=str(SCREENSHOTS / "media.png"))
+    # bob blocks alice (through the API, with his page's own token): nothing more arrives
+    token = await bob.evaluate("() => localStorage.getItem('bc.token')")
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        r = await http.put(
+            "/api/v1/users/alice/block", headers={"authorization": f"Bearer {token}"}
+        )
+        assert r.status_code == 204, r.text
+    await send(alice, "are you ignoring me?")
+    await alice.locator("li.message.mine", has_text="are you ignoring me?").wait_for()
+    await bob.wait_for_timeout(800)
+    assert await bob.locator("li.message", has_text="are you ignoring me?").count() == 0
+    await bob.reload()
+    await bob.wait_for_selector("#app", state="visible")
+    await open_with(bob, "alice")
+    await bob.locator("li.message", has_text="from the beach").wait_for()
+    assert await bob.locator("li.message", has_text="are you ignoring me?").count() == 0
+    # and the blocked account is listed in bob's settings
+    await bob.click("#settings-open")
+    await bob.locator("#settings-blocked", has_text="alice").wait_for()
+    assert errors == []

@@ -78,7 +78,17 @@ export const api = {
   canMessage: (handle) => request("GET", `/users/${enc(handle)}/can-message`),
   history: (id, before) => request("GET",
     `/conversations/${enc(id)}/messages?limit=50${before ? `&before=${enc(before)}` : ""}`),
-  send: (id, text, txnId) => request("POST", `/conversations/${enc(id)}/messages`, { txn_id: txnId, text }),
+  send: (id, text, txnId, media) => request("POST", `/conversations/${enc(id)}/messages`,
+    { txn_id: txnId, text, ...(media && media.length ? { media } : {}) }),
+  mediaLinks: (mediaId) => request("GET", `/media/${enc(mediaId)}/links`),
+  settings: () => request("GET", "/me/settings"),
+  patchSettings: (changes) => request("PATCH", "/me/settings", changes),
+  patchMe: (changes) => request("PATCH", "/me", changes),
+  hiddenWords: () => request("GET", "/me/hidden-words"),
+  putHiddenWords: (words) => request("PUT", "/me/hidden-words", { words }),
+  blocks: () => request("GET", "/me/blocks"),
+  unblock: (handle) => request("DELETE", `/users/${enc(handle)}/block`),
+  presence: (handles) => request("GET", `/presence?users=${handles.map(enc).join(",")}`),
   markRead: (id, upTo) => request("POST", `/conversations/${enc(id)}/read`, { up_to: upTo }),
   accept: (id) => request("POST", `/conversations/${enc(id)}/accept`),
   decline: (id, block) => request("POST", `/conversations/${enc(id)}/decline`, block ? { block: true } : {}),
@@ -88,6 +98,44 @@ export const api = {
   unreact: (id, messageId, emoji) =>
     request("DELETE", `/conversations/${enc(id)}/messages/${enc(messageId)}/reactions/${enc(emoji)}`),
 };
+
+/**
+ * Upload one file to `POST /media` with XMLHttpRequest (fetch has no upload progress).
+ * @param {File} file
+ * @param {{voice?: boolean, viewOnce?: boolean, waveform?: number[]}} [opts]
+ * @param {(fraction: number) => void} [onProgress] 0..1
+ * @returns {{promise: Promise<any>, abort: () => void}} the promise resolves with the media
+ *   object, or rejects with ApiError (status 0, code "aborted", once aborted)
+ */
+export function upload(file, opts = {}, onProgress = () => {}) {
+  const xhr = new XMLHttpRequest();
+  const promise = new Promise((resolve, reject) => {
+    const form = new FormData();
+    form.append("file", file, file.name);
+    if (opts.voice) form.append("voice", "true");
+    if (opts.viewOnce) form.append("view_once", "true");
+    if (opts.waveform) form.append("waveform", JSON.stringify(opts.waveform));
+    xhr.open("POST", "/api/v1/media");
+    xhr.responseType = "text";
+    xhr.setRequestHeader("Accept", "application/json");
+    const token = getToken();
+    if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+    xhr.upload.addEventListener("progress", (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); });
+    xhr.addEventListener("load", () => {
+      let data = null;
+      try { data = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+      if (xhr.status >= 200 && xhr.status < 300 && data) { onProgress(1); resolve(data); return; }
+      const err = data && data.error;
+      reject(new ApiError(xhr.status, err?.code || "http_error",
+        err?.message || `The server answered ${xhr.status}.`));
+    });
+    xhr.addEventListener("error", () => reject(new ApiError(0, "network_error",
+      "Cannot reach the server. Check your connection.")));
+    xhr.addEventListener("abort", () => reject(new ApiError(0, "aborted", "Upload cancelled.")));
+    xhr.send(form);
+  });
+  return { promise, abort: () => xhr.abort() };
+}
 
 /** A random UUID; `crypto.randomUUID` only exists in secure contexts (https, localhost). */
 export function uuid() {

@@ -11,15 +11,26 @@ import { resetState, state, upsertConv } from "./state.js";
 import { Stream } from "./stream.js";
 import { initAuth, showAuth } from "./views/auth.js";
 import {
-  closeConversation, initConversation, markRead, noteMessage, openConversation, patchMessage,
-  removeMessage, renderHeader, setTyping,
+  applyReceipt, closeConversation, fetchPresence, initConversation, markRead, noteMessage, openConversation, patchMessage,
+  removeMessage, renderHeader, setPresence, setTyping,
 } from "./views/conversation.js";
 import { initInbox, loadFolder, renderInbox, selectFolder } from "./views/inbox.js";
+import { initSettings } from "./views/settings.js";
 
 async function boot() {
   initAuth((user) => startApp(user));
   initInbox((id) => openConversation(id));
   initConversation();
+  initSettings({
+    onProfile: (me) => { byId("me-name").textContent = nameOf(me); },
+    onSettings: (_settings, changes) => {
+      // Receipts and activity status are reciprocal: what we may see changed with them.
+      if (state.openId && ("read_receipts" in changes || "activity_status" in changes)) {
+        refreshConv(state.openId);
+        fetchPresence();
+      }
+    },
+  });
   byId("logout").addEventListener("click", logout);
   if (!getToken()) { showAuth(); return; }
   try {
@@ -44,7 +55,10 @@ async function startApp(user) {
     userId: user.id,
     onEvent,
     onFrame,
-    onStatus: (connected) => byId("app").classList.toggle("offline", !connected),
+    onStatus: (connected) => {
+      byId("app").classList.toggle("offline", !connected);
+      if (connected && state.openId) fetchPresence(); // frames missed while away
+    },
     onReset: refetchAll,
     onAuthFailed: () => { clearSession(); stopApp(); },
   });
@@ -71,6 +85,7 @@ async function logout() {
 }
 
 function stopApp() {
+  if (byId("settings").open) byId("settings").close();
   state.stream?.stop();
   if (state.openId) closeConversation();
   resetState();
@@ -82,6 +97,7 @@ function stopApp() {
 /** Typing and presence frames (ephemeral, never replayed). */
 function onFrame(frame) {
   if (frame.op === "typing") setTyping(frame.conversation_id, frame.user, frame.active, frame.expires_in_ms);
+  else if (frame.op === "presence") setPresence(frame);
 }
 
 /** Fetch one conversation into the cache (its events lack the per-viewer fields). */
@@ -168,11 +184,17 @@ function onEvent(ev) {
       if (d.read_position >= (conv.last_activity_position || 0)) { conv.unread_count = 0; renderInbox(); return undefined; }
       return refreshConv(d.conversation_id);
     }
-    case "receipt.updated": {
-      const conv = state.convs.get(d.conversation_id);
-      if (conv) conv.read_positions = { ...(conv.read_positions || {}), [d.user]: d.read_position };
+    case "receipt.updated": return applyReceipt(d);
+    case "media.opened":
+      for (const m of state.messages.values()) {
+        const item = (m.media || []).find((x) => x.id === d.media_id);
+        if (item) {
+          patchMessage(m.id, () => {
+            item.opened_by = [...new Set([...(item.opened_by || []), d.user])];
+          });
+        }
+      }
       return undefined;
-    }
     case "member.left":
       if (d.user === state.me.handle) {
         state.convs.delete(d.conversation_id);

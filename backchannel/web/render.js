@@ -4,6 +4,7 @@
  */
 
 import { h } from "./dom.js";
+import { mediaList } from "./media.js";
 
 const URL_RE = /\bhttps?:\/\/[^\s<>"]+/gi;
 const TRAILING = /[.,!?;:'")\]}]+$/;
@@ -65,8 +66,17 @@ export function previewText(conv, me) {
   const m = conv.last_message;
   if (!m) return conv.request ? "Message request" : "No messages yet";
   const mine = m.sender?.id === me.id;
-  const body = m.unsent ? "Message unsent" : m.text ?? "Attachment";
+  const body = m.unsent ? "Message unsent" : m.text || attachmentLabel(m);
   return mine ? `You: ${body}` : body;
+}
+
+const ATTACHMENT_LABEL = { image: "Photo", gif: "GIF", video: "Video", audio: "Audio", voice: "Voice message", document: "File" };
+
+/** "Photo", "3 attachments"… for a message without text. */
+function attachmentLabel(m) {
+  const media = m.media || [];
+  if (media.length > 1) return `${media.length} attachments`;
+  return ATTACHMENT_LABEL[media[0]?.kind] || "Attachment";
 }
 
 /**
@@ -122,7 +132,9 @@ export function messageItem(msg, me, conv, actions) {
   if (msg.unsent) {
     bubble.append(h("span", { class: "text", text: "Message unsent" }));
   } else {
-    bubble.append(h("span", { class: "text" }, ...linkify(msg.text ?? "")));
+    const media = mediaList(msg, mine);
+    if (media) { bubble.append(media); bubble.classList.add("has-media"); }
+    if (msg.text || !media) bubble.append(h("span", { class: "text" }, ...linkify(msg.text ?? "")));
     if (msg.edited_at) bubble.append(h("span", { class: "edited", text: "Edited" }));
   }
   li.append(bubble);

@@ -17,6 +17,8 @@ export const state = {
   stream: null,
   /** Who is typing: conversation id → (handle → expiry timer). @type {Map<string, Map<string, number>>} */
   typing: new Map(),
+  /** Presence as last fetched or pushed: handle → {active, last_active_at}. @type {Map<string, any>} */
+  presence: new Map(),
 };
 
 /** Forget everything (logging out). */
@@ -30,6 +32,7 @@ export function resetState() {
   state.stream = null;
   for (const users of state.typing.values()) for (const t of users.values()) clearTimeout(t);
   state.typing.clear();
+  state.presence.clear();
 }
 
 /**

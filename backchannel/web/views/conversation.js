@@ -4,9 +4,10 @@
  */
 
 import { api, uuid } from "../api.js";
-import { byId } from "../dom.js";
+import { byId, h } from "../dom.js";
 import { conversationTitle, initial, messageItem, nameOf } from "../render.js";
 import { state, upsertConv } from "../state.js";
+import { anyFailed, clearAttachments, initAttachments, mediaIds, uploading } from "./attachments.js";
 import { renderInbox } from "./inbox.js";
 
 const TYPING_REFRESH_MS = 3000;
@@ -23,6 +24,7 @@ export function initConversation() {
   composer.addEventListener("input", () => { autoGrow(composer); typingChanged(); });
   composer.addEventListener("blur", () => stopTyping());
   byId("back").addEventListener("click", closeConversation);
+  initAttachments();
   byId("load-older").addEventListener("click", loadOlder);
   byId("request-accept").addEventListener("click", accept);
   byId("request-delete").addEventListener("click", () => decline(false));
@@ -33,7 +35,7 @@ export function initConversation() {
 
 /** Open a conversation: show the pane, load its newest page, mark it read. */
 export async function openConversation(id) {
-  if (state.openId !== id) stopTyping();
+  if (state.openId !== id) { stopTyping(); clearAttachments(); }
   state.openId = id;
   state.messages.clear();
   state.olderCursor = null;
@@ -45,6 +47,8 @@ export async function openConversation(id) {
   renderHeader();
   renderTyping();
   renderInbox();
+  fetchPresence();
+  refreshReceipts(id);
   try {
     const page = await api.history(id);
     if (state.openId !== id) return;
@@ -62,6 +66,7 @@ export async function openConversation(id) {
 /** Close the pane (the back button on narrow screens). */
 export function closeConversation() {
   stopTyping();
+  clearAttachments();
   const id = state.openId;
   state.openId = null;
   state.messages.clear();
@@ -84,6 +89,8 @@ export function renderHeader() {
     : others[0]?.handle ? `@${others[0].handle}` : "";
   if (conv.awaiting_acceptance) subtitle = "Request sent — they haven't accepted it yet.";
   byId("conversation-subtitle").textContent = subtitle;
+  renderPresence();
+  renderSeen();
   const req = conv.request;
   const bar = byId("request-bar");
   bar.hidden = !req || req.status === "declined";
@@ -98,6 +105,7 @@ function renderMessages() {
   const sorted = [...state.messages.values()].sort((a, b) => a.position - b.position);
   byId("messages").replaceChildren(...sorted.map((m) => messageItem(m, state.me, conv, actions)));
   byId("load-older").hidden = !state.olderCursor;
+  renderSeen();
 }
 
 /**
@@ -112,12 +120,110 @@ export function placeMessage(msg) {
   const li = messageItem(msg, state.me, conv, actions);
   li.dataset.position = String(msg.position);
   const old = list.querySelector(`li.message[data-id="${CSS.escape(msg.id)}"]`);
-  if (old) { old.replaceWith(li); return; }
+  if (old) { old.replaceWith(li); renderSeen(); return; }
   const nearBottom = isNearBottom();
   const after = [...list.children].find((el) => Number(state.messages.get(el.dataset.id)?.position) > msg.position);
   list.insertBefore(li, after || null);
+  renderSeen();
   if (nearBottom || msg.sender?.id === state.me.id) scrollToBottom();
 }
+
+/** The open conversation's other member, for a direct conversation (else null). */
+function otherMember(conv) {
+  if (!conv || conv.kind !== "direct") return null;
+  return (conv.members || []).find((m) => m.id !== state.me.id && m.handle) || null;
+}
+
+/**
+ * "Seen" under my newest message, when the others' read positions reach it
+ * (`read_positions`: handle → position; only while both sides share read receipts).
+ */
+export function renderSeen() {
+  const list = byId("messages");
+  for (const el of list.querySelectorAll(".seen")) el.remove();
+  const conv = state.convs.get(state.openId);
+  if (!conv) return;
+  const mine = [...state.messages.values()].filter((m) => m.sender?.id === state.me.id && !m.unsent);
+  const last = mine.reduce((a, m) => (!a || m.position > a.position ? m : a), null);
+  if (!last) return;
+  const positions = conv.read_positions || {};
+  const others = (conv.members || []).filter((m) => m.id !== state.me.id && m.handle);
+  const seenBy = others.filter((m) => (positions[m.handle] ?? -1) >= last.position);
+  if (!seenBy.length) return;
+  const li = list.querySelector(`li.message[data-id="${CSS.escape(last.id)}"]`);
+  if (!li) return;
+  const text = conv.kind === "direct" ? "Seen"
+    : seenBy.length === others.length ? "Seen by everyone" : `Seen by ${seenBy.map(nameOf).join(", ")}`;
+  li.append(h("span", { class: "seen", text }));
+}
+
+/** Take fresh `read_positions` (they change without an event when receipts are turned off). */
+async function refreshReceipts(id) {
+  try {
+    const fresh = await api.conversation(id);
+    const conv = state.convs.get(id);
+    if (!conv) return;
+    conv.read_positions = fresh.read_positions || {};
+    conv.members = fresh.members || conv.members;
+    if (state.openId === id) renderSeen();
+  } catch { /* the cached state stays */ }
+}
+
+/** Apply a `receipt.updated` event. */
+export function applyReceipt(d) {
+  const conv = state.convs.get(d.conversation_id);
+  if (!conv) return;
+  const positions = conv.read_positions || (conv.read_positions = {});
+  if ((positions[d.user] ?? -1) >= d.read_position) return;
+  positions[d.user] = d.read_position;
+  if (d.conversation_id === state.openId) renderSeen();
+}
+
+/** Fetch the presence of the open direct conversation's other member. */
+export async function fetchPresence() {
+  const other = otherMember(state.convs.get(state.openId));
+  renderPresence();
+  if (!other) return;
+  try {
+    const reply = await api.presence([other.handle]);
+    for (const p of reply.items || []) state.presence.set(p.user, p);
+    renderPresence();
+  } catch { /* presence is best effort */ }
+}
+
+/** Apply a `presence` frame. */
+export function setPresence(frame) {
+  if (!frame.user) return;
+  state.presence.set(String(frame.user).toLowerCase(), frame);
+  renderPresence();
+}
+
+/** @param {any} p @returns {string} "Active now", "Active 5 min ago", or "" */
+export function presenceText(p) {
+  if (!p) return "";
+  if (p.active) return "Active now";
+  if (!p.last_active_at) return "";
+  const minutes = Math.floor((Date.now() - new Date(p.last_active_at).getTime()) / 60000);
+  if (!Number.isFinite(minutes)) return "";
+  if (minutes < 1) return "Active just now";
+  if (minutes < 60) return `Active ${minutes} min ago`;
+  if (minutes < 24 * 60) return `Active ${Math.floor(minutes / 60)} h ago`;
+  const days = Math.floor(minutes / (24 * 60));
+  return days < 7 ? `Active ${days} d ago` : "";
+}
+
+function renderPresence() {
+  const el = byId("presence");
+  const other = otherMember(state.convs.get(state.openId));
+  const conv = state.convs.get(state.openId);
+  const text = other && !conv?.request && !conv?.awaiting_acceptance
+    ? presenceText(state.presence.get(other.handle.toLowerCase())) : "";
+  el.textContent = text;
+  el.hidden = !text;
+  el.classList.toggle("active", text === "Active now");
+}
+
+setInterval(() => { if (state.openId) renderPresence(); }, 30000);
 
 /**
  * Change a loaded message in place (events: edited, unsent, reactions).
@@ -158,7 +264,11 @@ async function send() {
   const composer = byId("composer");
   const text = composer.value.trim();
   const id = state.openId;
-  if (!text || !id) return;
+  if (!id) return;
+  if (uploading()) { byId("composer-error").textContent = "Wait for the uploads to finish."; return; }
+  if (anyFailed()) { byId("composer-error").textContent = "Remove the attachments that failed first."; return; }
+  const media = mediaIds();
+  if (!text && !media.length) return;
   const txnId = uuid();
   composer.value = "";
   autoGrow(composer);
@@ -166,11 +276,17 @@ async function send() {
   byId("composer-error").textContent = "";
   try {
     let message;
-    try {
-      message = (await state.stream.action("send", { conversation_id: id, text, txn_id: txnId })).message;
-    } catch (err) {
-      if (err.status !== 0) throw err;
-      message = await api.send(id, text, txnId);
+    if (media.length) {
+      // The socket's `send` action takes text only: messages with attachments go by REST.
+      message = await api.send(id, text, txnId, media);
+      clearAttachments();
+    } else {
+      try {
+        message = (await state.stream.action("send", { conversation_id: id, text, txn_id: txnId })).message;
+      } catch (err) {
+        if (err.status !== 0) throw err;
+        message = await api.send(id, text, txnId);
+      }
     }
     noteMessage(message);
   } catch (err) {

@@ -1,0 +1,149 @@
+/**
+ * The settings dialog `#settings`: profile (PATCH /me), who may message you and the
+ * reciprocal receipts / activity switches (PATCH /me/settings, saved on change), hidden
+ * words (PUT /me/hidden-words) and the blocked list (DELETE /users/{h}/block).
+ */
+
+import { api, getToken, saveSession } from "../api.js";
+import { byId, h } from "../dom.js";
+import { nameOf } from "../render.js";
+import { state } from "../state.js";
+
+let onChanged = () => {};
+
+/**
+ * @param {{onProfile?: (me: any) => void, onSettings?: (settings: any) => void}} [hooks]
+ */
+export function initSettings(hooks = {}) {
+  onChanged = hooks;
+  const dialog = byId("settings");
+  byId("settings-open").addEventListener("click", openSettings);
+  byId("settings-close").addEventListener("click", () => dialog.close());
+  dialog.addEventListener("close", () => byId("settings-open").focus());
+  // A click on the backdrop (outside the dialog's box) closes it.
+  dialog.addEventListener("click", (e) => { if (e.target === dialog) dialog.close(); });
+
+  byId("settings-profile").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const button = byId("settings-save-profile");
+    button.disabled = true;
+    await save(async () => {
+      const me = await api.patchMe({
+        display_name: byId("settings-display-name").value.trim(),
+        bio: byId("settings-bio").value,
+      });
+      state.me = { ...state.me, ...me };
+      saveSession(getToken(), state.me);
+      onChanged.onProfile?.(state.me);
+    });
+    button.disabled = false;
+  });
+
+  for (const [id, key] of [["settings-dm-inbox", "dm_inbox"], ["settings-dm-requests", "dm_requests"]]) {
+    byId(id).addEventListener("change", (e) => patch({ [key]: e.target.value }));
+  }
+  for (const [id, key] of [["settings-read-receipts", "read_receipts"], ["settings-activity-status", "activity_status"]]) {
+    byId(id).addEventListener("change", (e) => patch({ [key]: e.target.checked }));
+  }
+
+  byId("settings-words").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const button = byId("settings-save-words");
+    button.disabled = true;
+    await save(async () => {
+      const words = [...new Set(byId("settings-hidden-words").value.split("\n").map((w) => w.trim()).filter(Boolean))];
+      const reply = await api.putHiddenWords(words);
+      byId("settings-hidden-words").value = (reply.words || []).join("\n");
+    });
+    button.disabled = false;
+  });
+}
+
+/** Run a change; the status line says "Saved" or the server's reason. */
+async function save(fn) {
+  const status = byId("settings-status");
+  status.textContent = "Saving…";
+  status.classList.remove("error");
+  try {
+    await fn();
+    status.textContent = "Saved";
+    return true;
+  } catch (err) {
+    status.textContent = err.message;
+    status.classList.add("error");
+    return false;
+  }
+}
+
+async function patch(changes) {
+  const ok = await save(async () => {
+    const settings = await api.patchSettings(changes);
+    fillSettings(settings);
+    onChanged.onSettings?.(settings, changes);
+  });
+  if (!ok) loadSettings(); // show what is really stored
+}
+
+function fillSettings(s) {
+  if (s.dm_inbox) byId("settings-dm-inbox").value = s.dm_inbox;
+  if (s.dm_requests) byId("settings-dm-requests").value = s.dm_requests;
+  byId("settings-read-receipts").checked = !!s.read_receipts;
+  byId("settings-activity-status").checked = !!s.activity_status;
+}
+
+async function loadSettings() {
+  try { fillSettings(await api.settings()); } catch (err) { byId("settings-status").textContent = err.message; }
+}
+
+/** Open the dialog and fetch everything it shows afresh. */
+export async function openSettings() {
+  const dialog = byId("settings");
+  const status = byId("settings-status");
+  status.textContent = "";
+  status.classList.remove("error");
+  byId("settings-display-name").value = state.me?.display_name || "";
+  byId("settings-bio").value = state.me?.bio || "";
+  if (!dialog.open) dialog.showModal();
+  const results = await Promise.allSettled([
+    api.me().then((me) => {
+      state.me = { ...state.me, ...me };
+      byId("settings-display-name").value = me.display_name || "";
+      byId("settings-bio").value = me.bio || "";
+    }),
+    loadSettings(),
+    api.hiddenWords().then((r) => { byId("settings-hidden-words").value = (r.words || []).join("\n"); }),
+    loadBlocks(),
+  ]);
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) status.textContent = failed.reason.message;
+}
+
+async function loadBlocks() {
+  const list = byId("settings-blocked");
+  const reply = await api.blocks();
+  const items = reply.items || [];
+  if (!items.length) {
+    list.replaceChildren(h("li", { class: "blocked-empty", text: "You haven't blocked anyone." }));
+    return;
+  }
+  list.replaceChildren(...items.map((user) => {
+    const label = user.handle ? `${nameOf(user)} (@${user.handle})` : nameOf(user);
+    const button = h("button", { type: "button", class: "unblock", text: "Unblock",
+      attrs: { "aria-label": `Unblock ${label}` } });
+    const li = h("li", { class: "blocked", dataset: { handle: user.handle || "" } },
+      h("span", { class: "blocked-name", text: label }), user.handle ? button : null);
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      const ok = await save(() => api.unblock(user.handle));
+      if (ok) {
+        const next = li.nextElementSibling || li.previousElementSibling;
+        li.remove();
+        if (!list.children.length) list.replaceChildren(h("li", { class: "blocked-empty", text: "You haven't blocked anyone." }));
+        (next?.querySelector("button") || byId("settings-close")).focus();
+      } else {
+        button.disabled = false;
+      }
+    });
+    return li;
+  }));
+}
