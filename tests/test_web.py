@@ -201,3 +201,46 @@ async def test_a_photo_and_a_voice_note_travel_and_a_block_hides_everything(
     await bob.click("#settings-open")
     await bob.locator("#settings-blocked", has_text="alice").wait_for()
     assert errors == []
+
+
+async def test_replies_edits_forwards_controls_and_groups(
+    tmp_path: Path, servers: Servers, browser: Any
+) -> None:
+    server = await servers.serve(tmp_path / "data")
+    alice = await (await browser.new_context(viewport={"width": 1280, "height": 800})).new_page()
+    bob = await (await browser.new_context(viewport={"width": 1280, "height": 800})).new_page()
+    errors: list[str] = []
+    for page in (alice, bob):
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await sign_up(alice, server.url, "alice", "Alice")
+    await sign_up(bob, server.url, "bob", "Bob")
+    await open_with(alice, "bob")
+    await send(alice, "lunch at noon?")
+    await open_with(bob, "alice")
+    asked = bob.locator("li.message.theirs", has_text="lunch at noon?")
+    await asked.wait_for()
+    # a reply quotes the message, for both
+    await asked.locator(".action-reply").click(force=True)
+    await bob.locator("#reply-banner", has_text="lunch at noon?").wait_for()
+    await send(bob, "yes!")
+    answer = alice.locator("li.message.theirs", has_text="yes!")
+    await answer.locator(".quote", has_text="lunch at noon?").wait_for()
+    # an edit shows live
+    mine = alice.locator("li.message.mine", has_text="lunch at noon?")
+    await mine.locator(".action-edit").click(force=True)
+    await alice.fill("#composer", "lunch at one?")
+    await alice.click("#send")
+    edited = bob.locator("li.message.theirs", has_text="lunch at one?")
+    await edited.locator(".edited").wait_for()
+    # pin and archive from the conversation menu
+    await bob.click("#conversation-menu")
+    await bob.click("#action-pin")
+    await bob.locator("li.conversation .pinned").wait_for()
+    # a group, created in the page
+    await alice.fill("#new-group-title", "Lunch crew")
+    await alice.fill("#new-group-members", "bob")
+    await alice.click("#new-group-create")
+    await alice.locator("#conversation-title", has_text="Lunch crew").wait_for()
+    await send(alice, "welcome to the crew")
+    await bob.locator("li.conversation", has_text="Lunch crew").wait_for()
+    assert errors == []

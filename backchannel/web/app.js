@@ -139,6 +139,11 @@ function messageCreated(msg) {
   const conv = state.convs.get(msg.conversation_id);
   if (msg.sender?.handle) setTyping(msg.conversation_id, msg.sender.handle, false);
   if (!conv) { refreshConv(msg.conversation_id); return; }
+  // Activity brings an archived (or hidden) conversation back to its folder.
+  if ((conv.archived || conv.hidden) && msg.position > (conv.last_activity_position || 0)) {
+    conv.archived = false;
+    conv.hidden = false;
+  }
   const isNew = noteMessage(msg);
   const mine = msg.sender?.id === state.me.id;
   if (isNew && !mine && !msg.unsent && msg.position > (conv.read_position || 0)) {
@@ -196,7 +201,7 @@ function onEvent(ev) {
       }
       return undefined;
     case "member.left":
-      if (d.user === state.me.handle) {
+      if ((d.user?.id ?? null) === state.me.id || (d.user?.handle ?? d.user) === state.me.handle) {
         state.convs.delete(d.conversation_id);
         if (d.conversation_id === state.openId) closeConversation();
         return renderInbox();

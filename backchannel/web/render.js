@@ -98,6 +98,8 @@ export function conversationRow(li, conv, me, active, onOpen) {
     h("span", { class: "row-main" },
       h("span", { class: "row-top" },
         h("span", { class: "title", text: title }),
+        conv.pinned ? h("span", { class: "pinned", text: "Pinned", title: "Pinned" }) : null,
+        conv.muted ? h("span", { class: "muted", text: "Muted", title: "Muted" }) : null,
         h("time", { class: "time", text: shortTime(conv.last_message_at), dateTime: conv.last_message_at || "" })),
       h("span", { class: "row-bottom" },
         h("span", { class: "preview", text: previewText(conv, me) }),
@@ -105,6 +107,15 @@ export function conversationRow(li, conv, me, active, onOpen) {
   if (active) button.setAttribute("aria-current", "true");
   row.replaceChildren(button);
   return row;
+}
+
+/** The server's default edit window (`edit_window_seconds`); the server has the last word. */
+export const EDIT_WINDOW_MS = 15 * 60 * 1000;
+
+/** Whether a message of mine is still inside the edit window. */
+export function canEdit(msg) {
+  const at = new Date(msg.created_at).getTime();
+  return !msg.unsent && (!Number.isFinite(at) || Date.now() - at < EDIT_WINDOW_MS);
 }
 
 /** @param {string} name @returns {string} one upper-case letter for an avatar */
@@ -116,7 +127,8 @@ export function initial(name) {
 /**
  * A message bubble.
  * @param {any} msg @param {any} me @param {any} conv
- * @param {{onUnsend: Function, onReact: Function}} actions
+ * @param {{onUnsend: Function, onReact: Function, onReply: Function, onEdit: Function,
+ *   onForward: Function, onDeleteForMe: Function}} actions
  */
 export function messageItem(msg, me, conv, actions) {
   const mine = msg.sender?.id === me.id;
@@ -135,7 +147,7 @@ export function messageItem(msg, me, conv, actions) {
     const media = mediaList(msg, mine);
     if (media) { bubble.append(media); bubble.classList.add("has-media"); }
     if (msg.text || !media) bubble.append(h("span", { class: "text" }, ...linkify(msg.text ?? "")));
-    if (msg.edited_at) bubble.append(h("span", { class: "edited", text: "Edited" }));
+    if (msg.edited_at) bubble.append(h("span", { class: "edited", text: "(edited)", title: longTime(msg.edited_at) }));
   }
   li.append(bubble);
   const reactions = h("div", { class: "reactions" });
@@ -152,10 +164,20 @@ export function messageItem(msg, me, conv, actions) {
       h("button", { type: "button", class: "action-react", text: "❤️",
         attrs: { "aria-label": hearted ? "Remove your heart" : "React with a heart", "aria-pressed": String(hearted) },
         on: { click: () => actions.onReact(msg, hearted) } }));
+    tools.append(h("button", { type: "button", class: "action-reply", text: "Reply",
+      on: { click: () => actions.onReply(msg) } }));
+    if (mine && msg.text && canEdit(msg)) {
+      tools.append(h("button", { type: "button", class: "action-edit", text: "Edit",
+        on: { click: () => actions.onEdit(msg) } }));
+    }
+    tools.append(h("button", { type: "button", class: "action-forward", text: "Forward",
+      on: { click: () => actions.onForward(msg) } }));
     if (mine) {
       tools.append(h("button", { type: "button", class: "action-unsend", text: "Unsend",
         on: { click: () => actions.onUnsend(msg) } }));
     }
+    tools.append(h("button", { type: "button", class: "action-delete-me", text: "Delete for me",
+      on: { click: () => actions.onDeleteForMe(msg) } }));
     li.append(tools);
   }
   return li;

@@ -13,7 +13,13 @@ import { renderInbox } from "./inbox.js";
 const TYPING_REFRESH_MS = 3000;
 let lastTypingSent = 0;
 let readInFlight = 0;
-const actions = { onUnsend: unsend, onReact: react };
+const actions = {
+  onUnsend: unsend, onReact: react, onReply: startReply, onEdit: startEdit,
+  onForward: openForward, onDeleteForMe: deleteForMe,
+};
+/** The message being replied to, or being edited (one at a time). */
+let replyTo = null;
+let editing = null;
 
 export function initConversation() {
   const composer = byId("composer");
@@ -29,13 +35,17 @@ export function initConversation() {
   byId("request-accept").addEventListener("click", accept);
   byId("request-delete").addEventListener("click", () => decline(false));
   byId("request-block").addEventListener("click", () => decline(true));
+  byId("reply-cancel").addEventListener("click", () => { clearBanner(); byId("composer").focus(); });
+  composer.addEventListener("keydown", (e) => { if (e.key === "Escape" && (replyTo || editing)) clearBanner(); });
+  byId("forward-cancel").addEventListener("click", closeForward);
+  initMenu();
   document.addEventListener("visibilitychange", markRead);
   window.addEventListener("focus", markRead);
 }
 
 /** Open a conversation: show the pane, load its newest page, mark it read. */
 export async function openConversation(id) {
-  if (state.openId !== id) { stopTyping(); clearAttachments(); }
+  if (state.openId !== id) { stopTyping(); clearAttachments(); clearBanner(); closeForward(); closeMenu(); }
   state.openId = id;
   state.messages.clear();
   state.olderCursor = null;
@@ -67,6 +77,9 @@ export async function openConversation(id) {
 export function closeConversation() {
   stopTyping();
   clearAttachments();
+  clearBanner();
+  closeForward();
+  closeMenu();
   const id = state.openId;
   state.openId = null;
   state.messages.clear();
@@ -89,6 +102,7 @@ export function renderHeader() {
     : others[0]?.handle ? `@${others[0].handle}` : "";
   if (conv.awaiting_acceptance) subtitle = "Request sent — they haven't accepted it yet.";
   byId("conversation-subtitle").textContent = subtitle;
+  renderMenu(conv);
   renderPresence();
   renderSeen();
   const req = conv.request;
@@ -238,6 +252,7 @@ export function patchMessage(messageId, change) {
 
 /** Remove a message from view (deleted for me on another device). */
 export function removeMessage(messageId) {
+  if (replyTo?.id === messageId || editing?.id === messageId) clearBanner();
   state.messages.delete(messageId);
   document.querySelector(`li.message[data-id="${CSS.escape(messageId)}"]`)?.remove();
 }
@@ -267,9 +282,13 @@ async function send() {
   if (!id) return;
   if (uploading()) { byId("composer-error").textContent = "Wait for the uploads to finish."; return; }
   if (anyFailed()) { byId("composer-error").textContent = "Remove the attachments that failed first."; return; }
+  if (editing) { saveEdit(text); return; }
   const media = mediaIds();
   if (!text && !media.length) return;
   const txnId = uuid();
+  const quoted = replyTo;
+  const replyId = quoted?.id;
+  clearBanner();
   composer.value = "";
   autoGrow(composer);
   stopTyping();
@@ -278,18 +297,21 @@ async function send() {
     let message;
     if (media.length) {
       // The socket's `send` action takes text only: messages with attachments go by REST.
-      message = await api.send(id, text, txnId, media);
+      message = await api.send(id, text, txnId, media, replyId);
       clearAttachments();
     } else {
       try {
-        message = (await state.stream.action("send", { conversation_id: id, text, txn_id: txnId })).message;
+        message = (await state.stream.action("send", {
+          conversation_id: id, text, txn_id: txnId, ...(replyId ? { reply_to: replyId } : {}),
+        })).message;
       } catch (err) {
         if (err.status !== 0) throw err;
-        message = await api.send(id, text, txnId);
+        message = await api.send(id, text, txnId, undefined, replyId);
       }
     }
     noteMessage(message);
   } catch (err) {
+    if (quoted && state.openId === id && !replyTo && !editing) startReply(quoted);
     if (!composer.value) composer.value = text;
     autoGrow(composer);
     byId("composer-error").textContent = err.message;
@@ -304,6 +326,7 @@ export function noteMessage(msg) {
   const conv = state.convs.get(msg.conversation_id);
   const known = state.messages.has(msg.id);
   if (conv && (conv.last_activity_position || 0) <= msg.position) {
+    if ((conv.last_activity_position || 0) < msg.position) { conv.archived = false; conv.hidden = false; }
     conv.last_message = msg;
     conv.last_message_at = msg.created_at;
     conv.last_activity_position = msg.position;
@@ -442,4 +465,208 @@ function scrollToBottom() {
 function autoGrow(textarea) {
   textarea.style.height = "auto";
   textarea.style.height = `${Math.min(textarea.scrollHeight, 160)}px`;
+}
+
+/** Show the banner above the composer (replying to, or editing, `msg`). */
+function showBanner(label, msg) {
+  byId("reply-label").textContent = label;
+  byId("reply-text").textContent = msg.text || (msg.media?.length ? "Attachment" : "");
+  byId("reply-banner").hidden = false;
+}
+
+/** Leave reply or edit mode. */
+function clearBanner() {
+  const wasEditing = !!editing;
+  replyTo = null;
+  editing = null;
+  byId("reply-banner").hidden = true;
+  byId("reply-banner").classList.remove("editing");
+  byId("send").textContent = "Send";
+  if (wasEditing) {
+    const composer = byId("composer");
+    composer.value = "";
+    autoGrow(composer);
+  }
+}
+
+function startReply(msg) {
+  clearBanner();
+  replyTo = msg;
+  showBanner(`Replying to ${msg.sender?.id === state.me.id ? "yourself" : nameOf(msg.sender)}`, msg);
+  byId("composer").focus();
+}
+
+function startEdit(msg) {
+  clearBanner();
+  editing = msg;
+  showBanner("Editing message", msg);
+  byId("reply-banner").classList.add("editing");
+  byId("send").textContent = "Save";
+  const composer = byId("composer");
+  composer.value = msg.text || "";
+  autoGrow(composer);
+  composer.focus();
+  composer.setSelectionRange(composer.value.length, composer.value.length);
+}
+
+async function saveEdit(text) {
+  const msg = editing;
+  if (!text) { byId("composer-error").textContent = "A message can't be empty: unsend it instead."; return; }
+  if (text === msg.text) { clearBanner(); return; }
+  byId("composer-error").textContent = "";
+  try {
+    const updated = await api.editMessage(msg.conversation_id, msg.id, text);
+    if (editing === msg) clearBanner();
+    const known = state.messages.get(updated.id);
+    if (known) patchMessage(updated.id, (m) => { m.text = updated.text; m.edited_at = updated.edited_at; });
+    const last = state.convs.get(updated.conversation_id)?.last_message;
+    if (last?.id === updated.id && last !== known) { last.text = updated.text; last.edited_at = updated.edited_at; }
+    renderInbox();
+  } catch (err) {
+    byId("composer-error").textContent = err.message;
+  }
+}
+
+async function deleteForMe(msg) {
+  try {
+    await api.deleteForMe(msg.conversation_id, msg.id);
+    removeMessage(msg.id);
+    const conv = state.convs.get(msg.conversation_id);
+    if (conv?.last_message?.id === msg.id) {
+      const rest = [...state.messages.values()].filter((m) => m.conversation_id === conv.id);
+      conv.last_message = rest.reduce((a, m) => (!a || m.position > a.position ? m : a), null);
+      renderInbox();
+    }
+    renderSeen();
+  } catch (err) {
+    byId("composer-error").textContent = err.message;
+  }
+}
+
+/** The conversations a message can be forwarded to: accepted ones of mine. */
+function forwardTargets() {
+  return [...state.convs.values()]
+    .filter((c) => (c.folder === "primary" || c.folder === "general") && !c.awaiting_acceptance)
+    .sort((a, b) => (b.last_activity_position || 0) - (a.last_activity_position || 0));
+}
+
+function openForward(msg) {
+  closeMenu();
+  const list = byId("forward-list");
+  const targets = forwardTargets();
+  list.replaceChildren(...targets.map((c) => h("li", {},
+    h("button", { type: "button", class: "forward-target", dataset: { id: c.id },
+      text: conversationTitle(c, state.me), on: { click: () => forward(msg, c.id) } }))));
+  if (!targets.length) list.append(h("li", { class: "status", text: "No conversations to forward to." }));
+  byId("forward-picker").hidden = false;
+  list.querySelector("button")?.focus();
+}
+
+function closeForward() {
+  byId("forward-picker").hidden = true;
+  byId("forward-list").replaceChildren();
+}
+
+async function forward(msg, targetId) {
+  closeForward();
+  try {
+    const reply = await api.forward(msg.conversation_id, msg.id, [targetId]);
+    for (const m of reply.items || []) {
+      if (state.convs.has(m.conversation_id)) noteMessage(m);
+    }
+    byId("composer-error").textContent = "";
+  } catch (err) {
+    byId("composer-error").textContent = err.message;
+  }
+}
+
+/* The conversation menu: pin, mute, archive, move between folders, leave a group. */
+
+const MENU_CHANGES = {
+  "action-pin": { pinned: true },
+  "action-unpin": { pinned: false },
+  "action-mute": { muted: true, muted_until: null },
+  "action-unmute": { muted: false },
+  "action-archive": { archived: true },
+  "action-unarchive": { archived: false },
+  "action-move-general": { folder: "general" },
+  "action-move-primary": { folder: "primary" },
+};
+
+function initMenu() {
+  const button = byId("conversation-menu");
+  button.addEventListener("click", (e) => {
+    e.stopPropagation();
+    if (byId("conversation-actions").hidden) openMenu(); else closeMenu();
+  });
+  for (const [id, changes] of Object.entries(MENU_CHANGES)) {
+    byId(id).addEventListener("click", () => changeMembership(changes));
+  }
+  byId("leave-group").addEventListener("click", leaveGroup);
+  document.addEventListener("click", (e) => {
+    if (!byId("conversation-actions").hidden && !e.target.closest?.(".menu-wrap")) closeMenu();
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    if (!byId("conversation-actions").hidden) { closeMenu(); button.focus(); }
+    if (!byId("forward-picker").hidden) closeForward();
+  });
+}
+
+function openMenu() {
+  const conv = state.convs.get(state.openId);
+  if (!conv) return;
+  renderMenu(conv);
+  byId("conversation-actions").hidden = false;
+  byId("conversation-menu").setAttribute("aria-expanded", "true");
+}
+
+function closeMenu() {
+  byId("conversation-actions").hidden = true;
+  byId("conversation-menu").setAttribute("aria-expanded", "false");
+}
+
+/** Show only the menu items that apply to `conv`. */
+function renderMenu(conv) {
+  const accepted = conv.folder === "primary" || conv.folder === "general";
+  const show = {
+    "action-pin": accepted && !conv.pinned,
+    "action-unpin": accepted && !!conv.pinned,
+    "action-mute": accepted && !conv.muted,
+    "action-unmute": accepted && !!conv.muted,
+    "action-archive": accepted && !conv.archived,
+    "action-unarchive": accepted && !!conv.archived,
+    "action-move-general": conv.folder === "primary",
+    "action-move-primary": conv.folder === "general",
+    "leave-group": conv.kind === "group",
+  };
+  for (const [id, visible] of Object.entries(show)) byId(id).hidden = !visible;
+  byId("conversation-menu").hidden = !Object.values(show).some(Boolean);
+}
+
+async function changeMembership(changes) {
+  const id = state.openId;
+  closeMenu();
+  if (!id) return;
+  try {
+    upsertConv(await api.patchMembership(id, changes));
+    renderInbox();
+    if (state.openId === id) renderHeader();
+  } catch (err) {
+    byId("composer-error").textContent = err.message;
+  }
+}
+
+async function leaveGroup() {
+  const id = state.openId;
+  closeMenu();
+  if (!id) return;
+  try {
+    await api.removeMember(id, state.me.handle);
+    state.convs.delete(id);
+    if (state.openId === id) closeConversation();
+    renderInbox();
+  } catch (err) {
+    byId("composer-error").textContent = err.message;
+  }
 }

@@ -5,7 +5,17 @@ import { byId } from "../dom.js";
 import { conversationRow } from "../render.js";
 import { state, totalUnread, upsertConv } from "../state.js";
 
-const FOLDERS = ["primary", "general", "requests", "hidden"];
+const FOLDERS = ["primary", "general", "requests", "hidden", "archived"];
+
+/**
+ * Whether a cached conversation belongs in an inbox tab: archived ones (and groups hidden
+ * until their next activity) leave Primary and General; "archived" is a flag, not a folder.
+ */
+export function inFolder(conv, folder) {
+  if (folder === "archived") return !!conv.archived && (conv.folder === "primary" || conv.folder === "general");
+  if (folder === "primary" || folder === "general") return conv.folder === folder && !conv.archived && !conv.hidden;
+  return conv.folder === folder;
+}
 let openHandler = () => {};
 /** The last folder fetch's error message ("" when it worked). */
 let loadError = "";
@@ -20,6 +30,7 @@ export function initInbox(onOpen) {
     document.querySelector(`[data-folder="${folder}"]`).addEventListener("click", () => selectFolder(folder));
   }
   initNewMessage();
+  initNewGroup();
 }
 
 /** Show a folder's tab and fetch its conversations. */
@@ -41,7 +52,7 @@ export async function loadFolder(folder) {
     const page = await api.inbox(folder);
     const ids = new Set(page.items.map((c) => c.id));
     for (const [id, c] of state.convs) {
-      if (c.folder === folder && !ids.has(id) && id !== state.openId) state.convs.delete(id);
+      if (inFolder(c, folder) && !ids.has(id) && id !== state.openId) state.convs.delete(id);
     }
     for (const c of page.items) upsertConv(c);
     loadError = "";
@@ -58,7 +69,7 @@ const byActivity = (a, b) => (Number(!!b.pinned) - Number(!!a.pinned))
 export function renderInbox() {
   const list = byId("conversations");
   const existing = new Map([...list.children].map((li) => [li.dataset.id, li]));
-  const convs = [...state.convs.values()].filter((c) => c.folder === state.folder).sort(byActivity);
+  const convs = [...state.convs.values()].filter((c) => inFolder(c, state.folder)).sort(byActivity);
   const rows = convs.map((c) => conversationRow(existing.get(c.id) || null, c, state.me, c.id === state.openId, openHandler));
   const same = rows.length === list.children.length && rows.every((li, i) => list.children[i] === li);
   if (!same) list.replaceChildren(...rows);
@@ -69,6 +80,7 @@ export function renderInbox() {
 function emptyText(folder) {
   if (folder === "requests") return "No message requests.";
   if (folder === "hidden") return "No hidden requests.";
+  if (folder === "archived") return "No archived conversations.";
   return "No conversations yet.";
 }
 
@@ -123,6 +135,32 @@ function initNewMessage() {
       status.textContent = err.message;
     } finally {
       byId("new-open").disabled = false;
+    }
+  });
+}
+
+function initNewGroup() {
+  const form = byId("new-group-form");
+  const status = byId("new-group-status");
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const title = byId("new-group-title").value.trim();
+    const members = [...new Set(byId("new-group-members").value.split(/[\s,]+/)
+      .map((x) => x.trim().replace(/^@/, "")).filter(Boolean))];
+    if (!members.length) { status.textContent = "Add at least one handle."; return; }
+    byId("new-group-create").disabled = true;
+    status.textContent = "";
+    try {
+      const conv = upsertConv(await api.createGroup(members, title));
+      byId("new-group-title").value = "";
+      byId("new-group-members").value = "";
+      if (!inFolder(conv, state.folder)) await selectFolder(conv.folder === "general" ? "general" : "primary");
+      renderInbox();
+      openHandler(conv.id);
+    } catch (err) {
+      status.textContent = err.message;
+    } finally {
+      byId("new-group-create").disabled = false;
     }
   });
 }
