@@ -70,10 +70,11 @@ async def upload(
     try:
         return await _record(core, requester, found, path, clean_waveform, view_once)
     finally:
-        await asyncio.to_thread(_discard_derived, found, path)
+        await asyncio.to_thread(discard_derived, found, path)
 
 
-def _discard_derived(found: Inspected, original: Path) -> None:
+def discard_derived(found: Inspected, original: Path | None = None) -> None:
+    """Delete the files `inspect` made beside an upload (not the upload itself)."""
     for derived in (found.clean, *(d.path for d in (found.thumbnail, found.poster) if d)):
         if derived is not None and derived != original:
             derived.unlink(missing_ok=True)
@@ -265,7 +266,7 @@ class Download:
 
     key: str
     mime: str
-    size: int
+    size: int | None  # None: ask the store (a thumbnail's size is not recorded)
     filename: str | None
     kind: str
     # bytes to erase once this download is sent (view-once media its last recipient opened)
@@ -280,7 +281,7 @@ async def open_download(
     after), and its sender is told (`media.opened`); once all have, the caller erases
     `erase_after` when the bytes are sent (`forget_bytes`)."""
 
-    def txn(t: WriteTxn) -> Download:
+    def check(t: ReadTxn | WriteTxn) -> tuple[Mapping[Any, Any], str]:
         row = db.media_by_pid(t.conn, media_pid) if is_public_id(media_pid) else None
         if row is None or not db.viewable(t.conn, row, user_id):
             raise BackchannelError("media_not_found", "No such media.")
@@ -289,11 +290,21 @@ async def open_download(
         key = {"original": row["storage_key"], "thumbnail": row["thumbnail_key"]}.get(variant)
         if key is None or (variant == "thumbnail" and row["view_once"]):
             raise BackchannelError("media_not_found", "No such media.")
-        erase: list[str] = []
-        if row["view_once"] and row["uploader_id"] != user_id:
-            erase = _open_once(t, row, user_id)
+        return row, key
+
+    def download(row: Mapping[Any, Any], key: str, erase: list[str]) -> Download:
         mime = row["mime"] if variant == "original" else "image/jpeg"
-        return Download(key, mime, row["size"], row["filename"], row["kind"], tuple(erase))
+        size = row["size"] if variant == "original" else None
+        return Download(key, mime, size, row["filename"], row["kind"], tuple(erase))
+
+    # Most downloads only read; a view-once opening writes, so only it takes the writer.
+    row, key = await core.store.read("media_access", check)
+    if not (row["view_once"] and row["uploader_id"] != user_id):
+        return download(row, key, [])
+
+    def txn(t: WriteTxn) -> Download:
+        row, key = check(t)
+        return download(row, key, _open_once(t, row, user_id))
 
     return await core.store.write("open_media", txn)
 
@@ -353,11 +364,15 @@ def check_signature(
 
 def _secret(core: Core) -> bytes:
     """The key of signed links: `media_url_secret`, else one kept in the data directory
-    (created once; every process sharing the directory shares it)."""
+    (created once; every process sharing the directory shares it). Read once per path."""
     configured = core.settings.media_url_secret
     if configured is not None:
         return configured.get_secret_value().encode()
-    path = core.settings.data_dir / "media-url.key"
+    return _kept_secret(core.settings.data_dir / "media-url.key")
+
+
+@functools.cache
+def _kept_secret(path: Path) -> bytes:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

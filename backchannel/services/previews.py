@@ -157,9 +157,7 @@ def _inspect_bytes(core: Core, data: bytes, content_type: str) -> tuple[Inspecte
 
 
 def _discard(found: Inspected, path: Path) -> None:
-    for derived in (found.clean, *(d.path for d in (found.thumbnail, found.poster) if d)):
-        if derived is not None:
-            derived.unlink(missing_ok=True)
+    media.discard_derived(found, path)
     path.unlink(missing_ok=True)
 
 

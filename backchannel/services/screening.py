@@ -37,6 +37,7 @@ class Counts:
 
     duplicates: int = 0
     recent_conversations: int = 0
+    has_link: bool | None = None  # None: not looked at yet (forwards)
 
 
 NOT_COUNTED = Counts()
@@ -53,8 +54,9 @@ async def before_send(core: Core, requester: Requester, text: str, count: int = 
     await limits.sending(core, requester, count)
     if core.spam is None:
         return NOT_COUNTED
-    if requester.tier != "new" and not (might_link(text) and spam.extract_links(text)):
-        return NOT_COUNTED
+    has_link = might_link(text) and bool(spam.extract_links(text))
+    if requester.tier != "new" and not has_link:
+        return Counts(has_link=False)
     duplicate = await core.limiter.hit(
         f"dup:{requester.user_id}:{spam.fingerprint(text)}",
         limit=COUNTER_LIMIT,
@@ -66,6 +68,7 @@ async def before_send(core: Core, requester: Requester, text: str, count: int = 
     return Counts(
         duplicates=COUNTER_LIMIT - duplicate.remaining,
         recent_conversations=COUNTER_LIMIT - velocity.remaining,
+        has_link=has_link,
     )
 
 
@@ -91,7 +94,9 @@ def judge_in_txn(
     the message is (part of) a request to them."""
     if core.spam is None:
         return None
-    has_link = might_link(text) and bool(spam.extract_links(text))
+    has_link = counts.has_link
+    if has_link is None:
+        has_link = might_link(text) and bool(spam.extract_links(text))
     if request_to is None and requester.tier != "new" and not has_link:
         return None
     hidden: frozenset[str] = frozenset()

@@ -159,7 +159,9 @@ async def thumbnail(
 
 async def _send(core: Core, request: Request, user: int, media_id: str, variant: str) -> Response:
     download = await media_service.open_download(core, user, media_id, variant=variant)
-    size = await core.media_store().size(download.key)
+    size = download.size
+    if size is None:
+        size = await core.media_store().size(download.key)
     start, end, status = _range(request.headers.get("range"), size)
     headers = dict(MEDIA_HEADERS)
     headers["content-length"] = str(end - start)
