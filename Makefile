@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run demo test lint format bench migrate clean docs
+.PHONY: run demo test lint format bench migrate clean docs screenshots
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Backchannel needs Python 3.11 or newer (set PYTHON=...)")'
@@ -33,6 +33,10 @@ migrate: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Retake docs/screenshots/ from the browser tests (needs Chromium).
+screenshots: $(VENV)/.installed-dev
+	BACKCHANNEL_SCREENSHOTS=1 BACKCHANNEL_TEST_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests -k web
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check backchannel tests bench examples

@@ -30,6 +30,7 @@ from backchannel.app import create_app
 from backchannel.config import Settings, load_settings
 from backchannel.services.core import Core
 from backchannel.store import migrate
+from tests.browser import browser  # noqa: F401 - Chromium, for the browser tests
 from tests.servers import servers  # noqa: F401 - the real-server fixture, for every test
 
 PG_URL = os.environ.get("BACKCHANNEL_TEST_POSTGRES_URL")

@@ -4,68 +4,16 @@ BACKCHANNEL_TEST_REQUIRE_BROWSER is set (CI sets it, and installs Chromium)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.browser import open_with, send, shot, sign_up
 from tests.servers import Servers
 
 pytestmark = pytest.mark.server
-
-CHROMIUM = os.environ.get("BACKCHANNEL_TEST_CHROMIUM") or shutil.which("chromium")
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
-# Chromium as this machine can run it: no sandbox as root, no GPU, and none of the
-# background connections a closed network refuses.
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    if CHROMIUM is None:
-        if os.environ.get("BACKCHANNEL_TEST_REQUIRE_BROWSER"):
-            pytest.fail("Chromium is required here (apt install chromium)")
-        pytest.skip("no Chromium installed")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-async def sign_up(page: Any, url: str, handle: str, name: str) -> None:
-    await page.goto(url)
-    await page.fill("#handle", handle)
-    await page.fill("#password", "a good long passphrase")
-    await page.fill("#display-name", name)
-    await page.click("#auth-submit")
-    await page.wait_for_selector("#app", state="visible")
-
-
-async def open_with(page: Any, handle: str) -> None:
-    await page.fill("#new-handle", handle)
-    await page.click("#new-open")
-    await page.wait_for_selector("#composer", state="visible")
-
-
-async def send(page: Any, text: str) -> None:
-    await page.fill("#composer", text)
-    await page.click("#send")
 
 
 async def test_the_page_is_served_with_a_strict_policy(tmp_path: Path, servers: Servers) -> None:
@@ -104,8 +52,7 @@ async def test_two_people_meet_through_a_request_and_talk_live(
     await bob.click("li.conversation")
     await bob.wait_for_selector("#request-bar", state="visible")
     await bob.wait_for_selector("li.message.theirs >> text=Hi Bob, loved your talk!")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await bob.screenshot(path=str(SCREENSHOTS / "request.png"))
+    await shot(bob, "request.png")
     await bob.click("#request-accept")
     await bob.wait_for_selector("#request-bar", state="hidden")
     await send(bob, "Thanks Alice! Check https://example.com/talk")
@@ -133,7 +80,7 @@ async def test_two_people_meet_through_a_request_and_talk_live(
     assert await bob.locator("#messages img, #messages script, #messages svg").count() == 0
     hrefs = await bob.locator("#messages a").evaluate_all("els => els.map(e => e.href)")
     assert all(h.startswith(("http://", "https://")) for h in hrefs), hrefs
-    await alice.screenshot(path=str(SCREENSHOTS / "conversation-desktop.png"))
+    await shot(alice, "conversation-desktop.png")
     assert errors == []
 
 
@@ -143,12 +90,11 @@ async def test_the_layout_at_phone_width(tmp_path: Path, servers: Servers, brows
     page = await context.new_page()
     await page.goto(server.url)
     await page.wait_for_selector("form#auth")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOTS / "sign-up-phone.png"))
+    await shot(page, "sign-up-phone.png")
     await sign_up(page, server.url, "carol", "Carol")
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390  # nothing wider than the screen
-    await page.screenshot(path=str(SCREENSHOTS / "inbox-phone.png"))
+    await shot(page, "inbox-phone.png")
 
 
 async def test_a_photo_and_a_voice_note_travel_and_a_block_hides_everything(
@@ -180,7 +126,7 @@ async def test_a_photo_and_a_voice_note_travel_and_a_block_hides_everything(
     # the photo really loads (a signed link; the page sends no token for it)
     assert await image.evaluate("img => img.complete && img.naturalWidth") == 640
     await bubble.locator("audio.media-audio").wait_for()
-    await bob.screenshot(path=str(SCREENSHOTS / "media.png"))
+    await shot(bob, "media.png")
     # bob blocks alice (through the API, with his page's own token): nothing more arrives
     token = await bob.evaluate("() => localStorage.getItem('bc.token')")
     async with httpx.AsyncClient(base_url=server.url) as http:
