@@ -231,3 +231,79 @@ async def test_list_limit_bounds(api: Api, limit: Any) -> None:
     r = await alice.get("/api/v1/users/alice/followers", params={"limit": limit})
     assert r.status_code == 400
     assert error_code(r) == "invalid_request"
+
+
+# --- finding people -------------------------------------------------------------------
+
+
+async def search(viewer: User, q: str, expect: int = 200, **params: Any) -> Any:
+    r = await viewer.get("/api/v1/users", params={"q": q, **params})
+    assert r.status_code == expect, r.text
+    return r.json()
+
+
+def handles(found: dict[str, Any]) -> list[str]:
+    return [item["handle"] for item in found["items"]]
+
+
+async def test_search_finds_people_by_handle_and_name_ranked(api: Api) -> None:
+    me = await api.register("viewer", display_name="The Viewer")
+    await api.register("ann", display_name="Ann Lee")
+    await api.register("annabel", display_name="Bel")
+    await api.register("zoe_ann", display_name="Zoë Annette")
+    await api.register("mark", display_name="Mark Annandale")
+    await api.register("brian", display_name="Brian")
+    # the exact handle first; then people I follow; then handle prefixes; then names
+    r = await me.put("/api/v1/users/mark/follow")
+    assert r.status_code == 204
+    found = await search(me, "ann")
+    assert handles(found) == ["ann", "mark", "annabel", "zoe_ann"]
+    assert [i["followed_by_me"] for i in found["items"]] == [False, True, False, False]
+    assert set(found["items"][0]) == {"id", "handle", "display_name", "deleted", "followed_by_me"}
+    # `@`, case and spacing do not matter; a word inside a name counts, a middle does not
+    assert handles(await search(me, "  @ANN ")) == handles(found)
+    assert handles(await search(me, "lee")) == ["ann"]
+    assert handles(await search(me, "nne")) == []
+    assert handles(await search(me, "ann", limit=2)) == ["ann", "mark"]
+    # I am not in my own results
+    assert handles(await search(me, "viewer")) == []
+
+
+async def test_search_treats_wildcards_as_text(api: Api) -> None:
+    me = await api.register("viewer")
+    await api.register("a_b")
+    await api.register("axb")
+    assert handles(await search(me, "a_")) == ["a_b"]
+    assert handles(await search(me, "%")) == []
+    assert handles(await search(me, "\\")) == []
+
+
+async def test_search_hides_blocks_both_ways_and_closed_accounts(api: Api) -> None:
+    mod = await api.register("mod")  # the first account moderates
+    me = await api.register("viewer")
+    blocker = await api.register("sam_blocker")
+    await api.register("sam_blocked")
+    leaver = await api.register("sam_leaver")
+    await api.register("sam_suspended")
+    await api.register("sam_ok")
+    assert (await blocker.put("/api/v1/users/viewer/block")).status_code == 204
+    assert (await me.put("/api/v1/users/sam_blocked/block")).status_code == 204
+    r = await leaver.post("/api/v1/me/deactivate", json={"password": PASSWORD})
+    assert r.status_code == 204
+    r = await mod.post(
+        "/api/v1/moderation/users/sam_suspended/actions",
+        json={"action": "suspend", "note": "spam ring"},
+    )
+    assert r.status_code == 200, r.text
+    assert handles(await search(me, "sam")) == ["sam_ok"]
+    # the others still find whom they have not blocked (and have not blocked them)
+    assert handles(await search(mod, "sam")) == ["sam_blocked", "sam_blocker", "sam_ok"]
+
+
+@pytest.mark.parametrize("q", ["", "   ", "@", "x" * 65])
+async def test_search_refuses_an_empty_or_long_query(api: Api, q: str) -> None:
+    me = await api.register("viewer")
+    r = await me.get("/api/v1/users", params={"q": q})
+    assert r.status_code == 400 and error_code(r) == "invalid_request"
+    r = await me.get("/api/v1/users")
+    assert r.status_code == 400 and error_code(r) == "invalid_request"

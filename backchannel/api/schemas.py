@@ -223,6 +223,14 @@ class SessionList(BaseModel):
     items: list[SessionOut]
 
 
+class UserHit(UserOut):
+    followed_by_me: bool
+
+
+class UserSearchOut(BaseModel):
+    items: list[UserHit]
+
+
 class UserPage(BaseModel):
     items: list[UserOut]
     next_cursor: str | None

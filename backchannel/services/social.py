@@ -88,3 +88,28 @@ async def follow_list(
         return pagination.page(rows, size, user_view, lambda row: (row["followed_at"], row["id"]))
 
     return await core.store.read(f"list_{direction}", txn)
+
+
+SEARCH_MAX = 20
+
+
+async def search_users(
+    core: Core, requester: Requester, query: str, *, limit: int | None
+) -> dict[str, Any]:
+    """People to start a conversation with: handle or name prefixes (`@` optional),
+    ranked with the exact handle and people you follow first. Whoever blocked you, or
+    whom you blocked, is not found (as if they did not exist)."""
+    text = " ".join(query.strip().removeprefix("@").split()).lower()
+    if not text:
+        raise BackchannelError("invalid_request", "Type part of a handle or a name.")
+    size = min(limit or 10, SEARCH_MAX)
+
+    def txn(t: ReadTxn) -> dict[str, Any]:
+        rows = db.search_users(t.conn, viewer_id=requester.user_id, query=text, limit=size)
+        return {
+            "items": [
+                {**user_view(row), "followed_by_me": bool(row["followed_by_me"])} for row in rows
+            ]
+        }
+
+    return await core.store.read("search_users", txn)

@@ -6,10 +6,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from backchannel.store.prepared import Prepared
-from backchannel.store.tables import follows, sessions, users
+from backchannel.store.tables import blocks, follows, sessions, users
 
 USER_COLUMNS = (
     users.c.id,
@@ -289,6 +301,56 @@ def follow_page(
             or_(follows.c.created_at < at, and_(follows.c.created_at == at, users.c.id < uid))
         )
     return list(conn.execute(query).mappings())
+
+
+def _like_prefix(text: str) -> str:
+    """`text` as a LIKE prefix pattern, its wildcards escaped (escape character `\\`)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{escaped}%"
+
+
+def search_users(conn: Connection, *, viewer_id: int, query: str, limit: int) -> list[RowMapping]:
+    """People whose handle, display name or a word of it starts with `query` (lower-case),
+    for `viewer_id` to start a conversation with: active, not suspended, not the viewer, and
+    with no block between them either way (a blocked person cannot find their blocker).
+
+    Ranked: the exact handle, then people the viewer follows, then handle prefixes, then
+    names; ties by handle. `followed_by_me` comes with each row.
+    """
+    prefix = _like_prefix(query)
+    name = func.lower(users.c.display_name)
+    followed = exists().where(
+        follows.c.follower_id == viewer_id, follows.c.followee_id == users.c.id
+    )
+    blocked = exists().where(
+        or_(
+            and_(blocks.c.blocker_id == viewer_id, blocks.c.blocked_id == users.c.id),
+            and_(blocks.c.blocker_id == users.c.id, blocks.c.blocked_id == viewer_id),
+        )
+    )
+    rank = case(
+        (users.c.handle == query, 0),
+        (followed, 1),
+        (users.c.handle.like(prefix, escape="\\"), 2),
+        else_=3,
+    )
+    rows = conn.execute(
+        select(*USER_COLUMNS, followed.label("followed_by_me"))
+        .where(
+            users.c.id != viewer_id,
+            users.c.deactivated_at.is_(None),
+            users.c.suspended_at.is_(None),
+            ~blocked,
+            or_(
+                users.c.handle.like(prefix, escape="\\"),
+                name.like(prefix, escape="\\"),
+                name.like(f"% {prefix}", escape="\\"),
+            ),
+        )
+        .order_by(rank, users.c.handle)
+        .limit(limit)
+    )
+    return list(rows.mappings())
 
 
 def delete_follows_of(conn: Connection, user_id: int) -> None:

@@ -13,6 +13,17 @@ from backchannel.services import safety, social
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
 
+@router.get("", response_model=s.UserSearchOut)
+async def search(
+    core: CoreDep,
+    me: RequesterDep,
+    q: str = Query(min_length=1, max_length=64, description="Part of a handle or a name."),
+    limit: int | None = Query(None, ge=1, le=20),
+) -> Response:
+    """Find people to message by the start of their handle or of a word of their name."""
+    return json(await social.search_users(core, me, q, limit=limit))
+
+
 @router.get("/{handle}", response_model=s.ProfileOut)
 async def get_user(handle: str, core: CoreDep, me: RequesterDep) -> Response:
     return json(await social.get_user(core, me, handle))
