@@ -21,6 +21,7 @@ from backchannel.api.fanout import CLOSE_SERVICE_RESTART, Fanout
 from backchannel.api.middleware import RequestMiddleware
 from backchannel.api.routes import (
     accounts,
+    business,
     conversations,
     health,
     media,
@@ -175,6 +176,7 @@ def create_app(settings: Settings) -> FastAPI:
         moderation,
         media,
         presence,
+        business,
         health,
     ):
         app.include_router(module.router)

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import BaseModel, TypeAdapter
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, insert, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
@@ -30,6 +30,7 @@ from backchannel.app import create_app
 from backchannel.config import Settings, load_settings
 from backchannel.services.core import Core
 from backchannel.store import migrate
+from backchannel.store.tables import metadata, stream_state
 from tests.browser import browser  # noqa: F401 - Chromium, for the browser tests
 from tests.servers import servers  # noqa: F401 - the real-server fixture, for every test
 
@@ -70,14 +71,32 @@ class PostgresSchema:
         self.name = "t_" + secrets.token_hex(6)
         self.url = f"{base_url}?options=-csearch_path%3D{self.name}"
 
-    def create(self, *, migrated: bool = True) -> str:
+    def create(self, *, migrated: bool = True, by_migrations: bool = False) -> str:
+        """Create the schema: empty, or at the head revision. Running every migration per
+        test costs more than the test, so the schema is built from tables.py and stamped
+        (tests/test_store.py proves the migrations build exactly that, `by_migrations`)."""
         engine = create_engine(self.base_url, poolclass=NullPool)
         with engine.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{self.name}"'))
         engine.dispose()
         if migrated:
             engine = create_engine(self.url, poolclass=NullPool)
-            migrate.upgrade(engine)
+            if by_migrations:
+                migrate.upgrade(engine)
+            else:
+                with engine.begin() as conn:
+                    metadata.create_all(conn)
+                    conn.execute(insert(stream_state).values(id=1, position=0))
+                    conn.execute(
+                        text(
+                            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL,"
+                            " CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+                        )
+                    )
+                    conn.execute(
+                        text("INSERT INTO alembic_version VALUES (:v)"),
+                        {"v": migrate.head_revision()},
+                    )
             engine.dispose()
         return self.url
 
@@ -110,6 +129,14 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
 def postgres_url() -> Iterator[str]:
     schema = PostgresSchema(require_postgres())
     yield schema.create()
+    schema.drop()
+
+
+@pytest.fixture
+def migrated_postgres_url() -> Iterator[str]:
+    """A schema built by running every migration (for the tests of the migrations)."""
+    schema = PostgresSchema(require_postgres())
+    yield schema.create(by_migrations=True)
     schema.drop()
 
 

@@ -367,7 +367,9 @@ async def test_two_stores_never_expose_a_hole(database_url: str) -> None:
 
         def observe(t: ReadTxn) -> tuple[int, list[int]]:
             upto = event_db.current_position(t.conn)
-            rows = event_db.events_for_user(t.conn, user_id, since=0, upto=upto, limit=10**6)
+            rows = event_db.events_for_user(
+                t.conn, user_id, since=0, upto=upto, limit=10**6, now=t.now_ms
+            )
             return upto, [row[0] for row in rows]
 
         observations: list[tuple[int, list[int]]] = []

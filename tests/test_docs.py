@@ -246,6 +246,8 @@ def test_every_operation_with_a_body_declares_its_schema(openapi: OpenApi) -> No
     assert sorted(bodiless) == [
         "POST /api/v1/conversations/{conversation_id}/accept",
         "POST /api/v1/conversations/{conversation_id}/messages/{message_id}/unsend",
+        "PUT /api/v1/businesses/{handle}/conversations/{conversation_id}/labels/{label_id}",
+        "PUT /api/v1/businesses/{handle}/teams/{team_id}/members/{member}",
         "PUT /api/v1/users/{handle}/block",
         "PUT /api/v1/users/{handle}/follow",
     ]

@@ -780,6 +780,195 @@ async def test_a_moderator_warns_someone(api: Api) -> None:
     assert seen[carol.handle] == [] and seen[admin.handle] == []
 
 
+# --- the business inbox: a team's client state converges too ------------------------------
+
+BUSINESSES = "/api/v1/businesses"
+
+
+async def fetch_team_state(user: User, business: str) -> State:
+    """What a team client loads: the team, the labels, every conversation's state, notes
+    and messages (with who wrote the business's)."""
+    members = (await user.get(f"{BUSINESSES}/{business}/members")).json()["items"]
+    labels = (await user.get(f"{BUSINESSES}/{business}/labels")).json()["items"]
+    states, notes, messages = {}, {}, {}
+    cursor = None
+    while True:
+        params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+        page = (await user.get(f"{BUSINESSES}/{business}/conversations", params=params)).json()
+        for item in page["items"]:
+            cid = item["state"]["conversation_id"]
+            states[cid] = item["state"]
+            detail = (await user.get(f"{BUSINESSES}/{business}/conversations/{cid}")).json()
+            notes[cid] = detail["notes"]
+            history = await user.get(f"{BUSINESSES}/{business}/conversations/{cid}/messages")
+            messages[cid] = [
+                (m["id"], m["text"], (m["agent"] or {}).get("handle"))
+                for m in history.json()["items"]
+            ]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    return {
+        "members": {m["user"]["id"]: m for m in members},
+        "labels": {label["id"]: label for label in labels},
+        "states": states,
+        "notes": notes,
+        "messages": messages,
+    }
+
+
+def apply_team_event(state: State, event: dict[str, Any], business: dict[str, str]) -> None:
+    """A team client's reducer. `message.created` moves `last_message_at` and
+    `waiting_since` by the rule docs/api.md gives (no team event repeats it)."""
+    data = event["data"]
+    kind = event["type"]
+    if kind == "business.conversation_updated":
+        state["states"][data["state"]["conversation_id"]] = data["state"]
+    elif kind == "business.note_added":
+        state["notes"].setdefault(data["conversation_id"], []).append(data["note"])
+    elif kind == "business.labels_updated":
+        label = data["label"]
+        if data["deleted"]:
+            state["labels"].pop(label["id"], None)
+        else:
+            state["labels"][label["id"]] = label
+        for work in state["states"].values():
+            kept = [x for x in work["labels"] if x["id"] != label["id"]]
+            if not data["deleted"] and len(kept) < len(work["labels"]):
+                kept.append(label)
+            work["labels"] = sorted(kept, key=lambda x: x["name"].casefold())
+    elif kind == "business.team_updated":
+        if data["removed"]:
+            state["members"].pop(data["member"]["user"]["id"], None)
+        else:
+            state["members"][data["member"]["user"]["id"]] = data["member"]
+    elif kind == "business.message_sent":
+        rows = state["messages"][data["conversation_id"]]
+        index = [row[0] for row in rows].index(data["message_id"])
+        rows[index] = (*rows[index][:2], data["agent"]["handle"])
+    elif kind == "message.created":
+        message = data["message"]
+        cid = message["conversation_id"]
+        work = state["states"].get(cid)
+        if work is None:
+            return  # a conversation the client does not list yet: it fetches it when told
+        state["messages"][cid].append((message["id"], message["text"], None))
+        work["last_message_at"] = message["created_at"]
+        if message["sender"]["id"] == business["id"]:
+            work["waiting_since"] = None
+        elif work["waiting_since"] is None:
+            work["waiting_since"] = message["created_at"]
+
+
+async def verify_team_action(
+    users: list[User], business: User, action: Callable[[], Awaitable[Any]], expected: set[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """`verify_action` for team clients of `business`: state at T + events == a fresh fetch."""
+    before = {}
+    for user in users:
+        before[user.handle] = (
+            (await user.sync())["next"],
+            await fetch_team_state(user, business.handle),
+        )
+    await action()
+    seen = {}
+    for user in users:
+        token, state = before[user.handle]
+        events, _ = await events_since(user, token)
+        for event in events:
+            assert event["type"] in EVENT_TYPES, event
+            apply_team_event(state, event, {"id": business.id})
+        assert state == await fetch_team_state(user, business.handle), user.handle
+        seen[user.handle] = events
+    emitted = {e["type"] for events in seen.values() for e in events}
+    assert expected <= emitted, f"expected {expected - emitted} among {emitted}"
+    EXERCISED.update(emitted & {t for t in EVENT_TYPES if t.startswith("business.")})
+    return seen
+
+
+@covers(
+    "business.conversation_updated",
+    "business.message_sent",
+    "business.note_added",
+    "business.team_updated",
+    "business.labels_updated",
+    "business.mentioned",
+)
+async def test_a_team_works_a_conversation(api: Api) -> None:
+    shop, ada, agnes, cyd, olga = [
+        await api.register(h) for h in ("shop", "ada", "agnes", "cyd", "olga")
+    ]
+    assert (await shop.post("/api/v1/me/business", json={})).status_code == 201
+    for member, role in ((ada, "admin"), (agnes, "agent")):
+        r = await shop.put(f"{BUSINESSES}/shop/members/{member.handle}", json={"role": role})
+        assert r.status_code == 201, r.text
+    cid = await cyd.direct(shop)
+    await cyd.send(cid, "Do you ship to Norway?")
+    team = [shop, ada, agnes]
+    label = {}
+
+    async def triage() -> None:
+        label.update(
+            (await ada.post(f"{BUSINESSES}/shop/labels", json={"name": "Shipping"})).json()
+        )
+        r = await agnes.put(f"{BUSINESSES}/shop/conversations/{cid}/labels/{label['id']}")
+        assert r.status_code == 200, r.text
+        r = await agnes.patch(
+            f"{BUSINESSES}/shop/conversations/{cid}", json={"assignee": "agnes", "priority": "high"}
+        )
+        assert r.status_code == 200, r.text
+
+    await verify_team_action(
+        team, shop, triage, {"business.labels_updated", "business.conversation_updated"}
+    )
+
+    async def answer() -> None:
+        r = await agnes.post(
+            f"{BUSINESSES}/shop/conversations/{cid}/notes", json={"text": "@ada rates?"}
+        )
+        assert r.status_code == 201, r.text
+        r = await agnes.post(
+            f"{BUSINESSES}/shop/conversations/{cid}/messages", json={"text": "Yes, we do!"}
+        )
+        assert r.status_code == 201, r.text
+        r = await agnes.patch(f"{BUSINESSES}/shop/conversations/{cid}", json={"status": "resolved"})
+        assert r.status_code == 200, r.text
+        await cyd.send(cid, "Great, and to Iceland?")  # reopens it
+
+    seen = await verify_team_action(
+        team,
+        shop,
+        answer,
+        {
+            "business.note_added",
+            "business.message_sent",
+            "business.conversation_updated",
+            "business.mentioned",
+        },
+    )
+    assert "business.mentioned" in types(seen["ada"]) and "business.mentioned" not in types(
+        seen["agnes"]
+    )
+
+    async def reshape() -> None:
+        r = await ada.patch(
+            f"{BUSINESSES}/shop/labels/{label['id']}", json={"name": "Shipping abroad"}
+        )
+        assert r.status_code == 200, r.text
+        r = await shop.put(f"{BUSINESSES}/shop/members/olga", json={"role": "viewer"})
+        assert r.status_code == 201, r.text
+        assert (await shop.delete(f"{BUSINESSES}/shop/members/agnes")).status_code == 204
+        assert (await ada.delete(f"{BUSINESSES}/shop/labels/{label['id']}")).status_code == 204
+
+    await verify_team_action(
+        [shop, ada], shop, reshape, {"business.team_updated", "business.labels_updated"}
+    )
+    # the customer's own client state converges as always, and saw none of it
+    seen = await verify_action([cyd], lambda: cyd.send(cid, "hello?"), {"message.created"})
+    assert not [e for e in seen["cyd"] if e["type"].startswith("business.")]
+    del olga
+
+
 def test_every_event_type_is_covered() -> None:
     """Each type has a covering test, and each covering test that ran saw its type converge.
 

@@ -502,3 +502,213 @@ class LogPage(BaseModel):
 class ReportDetailOut(ReportOut):
     evidence: dict[str, object] = Field(description="What was reported, as it was then.")
     log: list[LogEntryOut] = Field(description="The moderation log entries about it.")
+
+
+# --- the business inbox -------------------------------------------------------------------
+
+BusinessRole = Literal["owner", "admin", "agent", "viewer"]
+
+
+class BecomeBusinessIn(In):
+    timezone: str = Field("UTC", max_length=64, description="An IANA time zone, e.g. Europe/Paris.")
+
+
+class BusinessOut(BaseModel):
+    business: UserOut
+    timezone: str
+    role: BusinessRole = Field(description="Your role on its team.")
+    since: str | None
+
+
+class MembershipOut(BaseModel):
+    business: UserOut
+    role: BusinessRole
+    scope: Literal["all", "assigned", "team"]
+    expires_at: str | None
+
+
+class MembershipList(BaseModel):
+    items: list[MembershipOut]
+
+
+class TeamMemberIn(In):
+    role: BusinessRole
+    scope: Literal["all", "assigned", "team"] = Field(
+        "all",
+        description="Agents only: all conversations, or those assigned to them (or their team).",
+    )
+    expires_at: datetime | None = Field(None, description="Access ends by itself (agencies).")
+
+
+class TeamMemberOut(BaseModel):
+    user: UserOut
+    role: BusinessRole
+    scope: Literal["all", "assigned", "team"]
+    expires_at: str | None
+    expired: bool
+    since: str | None
+
+
+class TeamMemberList(BaseModel):
+    items: list[TeamMemberOut]
+
+
+class LabelIn(In):
+    name: str = Field(max_length=200)
+    color: str = Field("#64748b", max_length=7, description="#rrggbb")
+
+
+class LabelPatch(In):
+    name: str | None = Field(None, max_length=200)
+    color: str | None = Field(None, max_length=7)
+
+
+class LabelOut(BaseModel):
+    id: str
+    name: str
+    color: str
+
+
+class LabelList(BaseModel):
+    items: list[LabelOut]
+
+
+class TeamRefOut(BaseModel):
+    id: str
+    name: str
+
+
+class WorkStateOut(BaseModel):
+    conversation_id: str
+    customer: UserOut | None
+    status: Literal["open", "pending", "snoozed", "resolved"]
+    snoozed_until: str | None
+    priority: Literal["none", "low", "medium", "high", "urgent"]
+    assignee: UserOut | None
+    team: TeamRefOut | None = Field(description="The team it is assigned to, if any.")
+    labels: list[LabelOut]
+    waiting_since: str | None = Field(description="Since when the customer waits for an answer.")
+    last_message_at: str | None
+    created_at: str | None
+
+
+class WorkStatePatch(In):
+    status: Literal["open", "pending", "snoozed", "resolved"] | None = None
+    snoozed_until: datetime | None = None
+    priority: Literal["none", "low", "medium", "high", "urgent"] | None = None
+    assignee: str | None = Field(None, max_length=40, description="A handle; null unassigns.")
+    team: str | None = Field(None, max_length=64, description="A team id; null: no team.")
+
+
+class NoteIn(In):
+    text: str = Field(max_length=20000)
+
+
+class NoteOut(BaseModel):
+    id: str
+    author: UserOut
+    text: str
+    mentions: list[str] = Field(description="Ids of the teammates @mentioned (and told).")
+    created_at: str | None
+
+
+class TeamInboxItem(BaseModel):
+    conversation: ConversationOut
+    state: WorkStateOut
+
+
+class TeamInboxPage(BaseModel):
+    items: list[TeamInboxItem]
+    next_cursor: str | None
+
+
+class TeamConversationOut(BaseModel):
+    conversation: ConversationOut
+    state: WorkStateOut
+    notes: list[NoteOut]
+
+
+class TeamMessageOut(MessageOut):
+    agent: UserOut | None = Field(None, description="The teammate who wrote it as the business.")
+
+
+class TeamMessagePage(BaseModel):
+    items: list[TeamMessageOut]
+    before_cursor: str | None
+    after_cursor: str | None
+
+
+class AuditOut(BaseModel):
+    actor: UserOut
+    action: str
+    conversation_id: str | None
+    detail: dict[str, Any]
+    at: str | None
+
+
+class AuditPage(BaseModel):
+    items: list[AuditOut]
+    next_cursor: str | None
+
+
+class TeamIn(In):
+    name: str = Field(max_length=200)
+
+
+class TeamOut(BaseModel):
+    id: str
+    name: str
+    members: list[UserOut]
+
+
+class TeamList(BaseModel):
+    items: list[TeamOut]
+
+
+class SavedReplyIn(In):
+    shortcut: str = Field(max_length=40, description="Typed as /shortcut in the composer.")
+    title: str = Field(max_length=200)
+    text: str = Field(max_length=8000, description="With variables: {{customer.first_name|there}}.")
+
+
+class SavedReplyPatch(In):
+    shortcut: str | None = Field(None, max_length=40)
+    title: str | None = Field(None, max_length=200)
+    text: str | None = Field(None, max_length=8000)
+
+
+class SavedReplyOut(BaseModel):
+    id: str
+    shortcut: str
+    title: str
+    text: str
+    variables: list[str]
+    updated_at: str | None
+
+
+class SavedReplyList(BaseModel):
+    items: list[SavedReplyOut]
+
+
+class RenderIn(In):
+    conversation_id: str = Field(max_length=64)
+
+
+class RenderOut(BaseModel):
+    text: str
+
+
+class ContactPatch(In):
+    name: str | None = Field(None, max_length=200)
+    notes: str | None = Field(None, max_length=20000)
+    attributes: dict[str, str | None] | None = Field(
+        None, description="Merged into the contact's; a null value removes that key."
+    )
+
+
+class ContactOut(BaseModel):
+    customer: UserOut
+    name: str | None = Field(description="The business's own name for the customer.")
+    notes: str | None
+    attributes: dict[str, str]
+    conversations: list[WorkStateOut]

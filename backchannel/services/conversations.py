@@ -13,7 +13,7 @@ from backchannel.domain import conversations as rules
 from backchannel.domain import policy
 from backchannel.domain.ids import new_id
 from backchannel.errors import BackchannelError
-from backchannel.services import access, limits, pagination, safety, screening
+from backchannel.services import access, inbox_state, limits, pagination, safety, screening
 from backchannel.services.core import Core, Requester
 from backchannel.services.events import emit
 from backchannel.services.media import attachments
@@ -192,6 +192,8 @@ def _create(
         requests_from=requests_from,
     )
     _emit_created(t, conversation, position)
+    if kind == "direct":
+        inbox_state.direct_created(t, conversation["id"], [uid for uid, _ in roles], position)
     for user_id in requests_from or {}:
         emit_membership(t, settings, conversation["id"], str(conversation["pid"]), user_id)
     return str(conversation["pid"])

@@ -41,6 +41,8 @@ class Requester:
     # The trust tier (domain/limits.py) as of authentication; limits scale with it.
     tier: str = "regular"
     created_at: int = 0  # the account's creation (ms), for the spam checks
+    # Set when a business's team member acts as the business (services/business.py): who.
+    agent_id: int | None = None
 
 
 @dataclass

@@ -42,6 +42,16 @@ EVENT_TYPES: dict[str, tuple[str, str]] = {
         "Another member read up to a message (only between people who both share receipts).",
     ),
     "account.warned": ("you", "A moderator warned you about your conduct."),
+    # The business inbox: for the team of the business (services/business.py).
+    "business.conversation_updated": (
+        "team",
+        "A conversation's working state changed: status, assignee, priority, labels.",
+    ),
+    "business.message_sent": ("team", "An agent replied as the business: who it was."),
+    "business.note_added": ("team", "A private note was added to a conversation."),
+    "business.team_updated": ("team", "Someone joined or left the team, or changed role."),
+    "business.labels_updated": ("team", "The business's labels changed."),
+    "business.mentioned": ("you", "A teammate @mentioned you in a private note."),
 }
 
 
@@ -55,11 +65,13 @@ def emit(
     position: int | None = None,
     message_position: int | None = None,
     actor_id: int | None = None,
+    business_id: int | None = None,
 ) -> int:
     """Append an event in the current write transaction. Returns its position.
 
     `actor_id`: set for events a block holds back (reactions, receipts): members in a
-    block with the actor, either way, do not get them (store/events.py)."""
+    block with the actor, either way, do not get them (store/events.py). `business_id`:
+    a business team's event, for its team only (about `conversation_id` when set)."""
     assert type in EVENT_TYPES, type
     if position is None:
         position = t.next_position()
@@ -73,5 +85,6 @@ def emit(
         user_id=user_id,
         message_position=message_position,
         actor_id=actor_id,
+        business_id=business_id,
     )
     return position

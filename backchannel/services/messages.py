@@ -14,6 +14,7 @@ from backchannel.domain.ids import new_id
 from backchannel.errors import BackchannelError
 from backchannel.services import (
     access,
+    inbox_state,
     limits,
     media,
     membership,
@@ -161,6 +162,8 @@ def _send_in_txn(
     )
     if private_to is None and admission.request_to is None:
         previews.after_send(t, core, requester, view)  # requests carry no previews
+    if private_to is None and conversation["business"]:
+        inbox_state.message_sent(t, conversation, requester, view)
     if verdict is not None and _worth_a_flag(verdict):
         moderation.file_flag_in_txn(
             t,
@@ -348,37 +351,58 @@ async def history(
 
     def txn(t: ReadTxn) -> dict[str, Any]:
         conversation = access.conversation(t.conn, requester, conversation_pid)
-        rows = db.history_page(
-            t.conn,
-            conversation_id=conversation["id"],
-            user_id=requester.user_id,
+        page, _rows = history_in_txn(
+            t,
+            requester,
+            conversation,
             from_position=conversation["joined_position"],
             before=before_pos[0] if before_pos else None,
             after=after_pos[0] if after_pos else None,
-            limit=size + 1,
+            size=size,
         )
-        more = len(rows) > size
-        if after_pos is not None:
-            rows = rows[:size]
-            older, newer = True, more
-        else:
-            rows = rows[-size:] if more else rows
-            older, newer = more, before_pos is not None
-        reactions = db.reactions_for(
-            t.conn, [row["id"] for row in rows], viewer_id=requester.user_id
-        )
-        attached = media.attachments(t.conn, rows)
-        items = [
-            message_view(row, reactions.get(row["id"]), attached.get(row["id"])) for row in rows
-        ]
-        media.show_opens(t.conn, requester.user_id, rows, attached, items)
-        return {
-            "items": items,
-            "before_cursor": pagination.encode(rows[0]["position"]) if rows and older else None,
-            "after_cursor": pagination.encode(rows[-1]["position"]) if rows and newer else None,
-        }
+        return page
 
     return await core.store.read("history", txn)
+
+
+def history_in_txn(
+    t: ReadTxn | WriteTxn,
+    requester: Requester,
+    conversation: Mapping[Any, Any],
+    *,
+    from_position: int,
+    before: int | None,
+    after: int | None,
+    size: int,
+) -> tuple[dict[str, Any], list[Any]]:
+    """`history`'s page of a conversation the requester may read, from `from_position`
+    (a member's joining; a business team's start) on; and its rows."""
+    rows = db.history_page(
+        t.conn,
+        conversation_id=conversation["id"],
+        user_id=requester.user_id,
+        from_position=from_position,
+        before=before,
+        after=after,
+        limit=size + 1,
+    )
+    more = len(rows) > size
+    if after is not None:
+        rows = rows[:size]
+        older, newer = True, more
+    else:
+        rows = rows[-size:] if more else rows
+        older, newer = more, before is not None
+    reactions = db.reactions_for(t.conn, [row["id"] for row in rows], viewer_id=requester.user_id)
+    attached = media.attachments(t.conn, rows)
+    items = [message_view(row, reactions.get(row["id"]), attached.get(row["id"])) for row in rows]
+    media.show_opens(t.conn, requester.user_id, rows, attached, items)
+    page = {
+        "items": items,
+        "before_cursor": pagination.encode(rows[0]["position"]) if rows and older else None,
+        "after_cursor": pagination.encode(rows[-1]["position"]) if rows and newer else None,
+    }
+    return page, rows
 
 
 async def get_message(

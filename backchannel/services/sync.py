@@ -54,7 +54,9 @@ async def read_batch(core: Core, requester: Requester, since: int, limit: int) -
             raise BackchannelError(
                 "invalid_token", "That sync token is from the future; start again without one."
             )
-        rows = db.events_for_user(t.conn, requester.user_id, since=since, upto=upto, limit=limit)
+        rows = db.events_for_user(
+            t.conn, requester.user_id, since=since, upto=upto, limit=limit, now=t.now_ms
+        )
         limited = len(rows) == limit
         events = [
             b'{"position":%d,"type":"%s","at":"%s","data":%s}'
@@ -106,7 +108,8 @@ def fanout_slice(conn: Connection, since: int, upto: int) -> FanoutBatch:
         for position, type_, payload, created in db.events_in_range(conn, since=since, upto=upto)
     ]
     audience: dict[int, list[int]] = {}
-    for position, user_id in db.audience(conn, since=since, upto=upto):
+    now = int(time.time() * 1000)
+    for position, user_id in db.audience(conn, since=since, upto=upto, now=now):
         audience.setdefault(position, []).append(user_id)
     return FanoutBatch(events, audience, upto, False, since)
 

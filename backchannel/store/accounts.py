@@ -115,6 +115,23 @@ def password_hash_by_id(conn: Connection, user_id: int) -> str | None:
     ).scalar_one_or_none()
 
 
+def trust_counters(conn: Connection, user_id: int) -> RowMapping:
+    """What the trust tier is computed from (domain/limits.py `trust_tier`)."""
+    return (
+        conn.execute(
+            select(
+                users.c.created_at,
+                users.c.requests_sent,
+                users.c.requests_declined,
+                users.c.reports_received,
+                users.c.warnings,
+            ).where(users.c.id == user_id)
+        )
+        .mappings()
+        .one()
+    )
+
+
 def read_receipts_on(conn: Connection, user_id: int) -> bool:
     value = conn.execute(select(users.c.read_receipts).where(users.c.id == user_id)).scalar()
     return bool(value)

@@ -17,9 +17,9 @@ _APPEND = Prepared(
     "append_event",
     """
     INSERT INTO events (position, conversation_id, user_id, message_position, type, payload,
-                        created_at, actor_id)
+                        created_at, actor_id, business_id)
     VALUES (:position, :conversation_id, :user_id, :message_position, :type, :payload,
-            :created_at, :actor_id)
+            :created_at, :actor_id, :business_id)
     """,
     deferrable=True,
 )
@@ -40,7 +40,51 @@ _VISIBLE_IN_SPAN = """
                         WHERE (b.blocker_id = s.user_id AND b.blocked_id = e.actor_id)
                            OR (b.blocker_id = e.actor_id AND b.blocked_id = s.user_id)))
 """
-# The user's conversation events, then the events addressed to them.
+# A business team member `bm` (store/tables.py business_members) sees events while their
+# span covers them and their access has not expired; an agent with a narrower scope only
+# of the conversations `bc` assigned to them or to a team of theirs.
+_IN_TEAM_SPAN = """
+    e.position >= bm.start_position
+    AND (bm.end_position IS NULL OR e.position <= bm.end_position)
+    AND (bm.expires_at IS NULL OR bm.expires_at > :now)
+"""
+_IN_TEAM_SCOPE = """
+    (bm.scope = 'all' OR bc.assignee_id = bm.user_id
+     OR (bm.scope = 'team' AND bc.team_id IN (SELECT tm.team_id FROM business_team_members tm
+                                              WHERE tm.user_id = bm.user_id)))
+"""
+# The team sees its business's conversations as the business does (its member span `s`),
+# from when each became a business conversation; not the business account itself nor the
+# customer (members already), and DISTINCT for whoever is on two businesses' teams that
+# talk to each other. `{own}`: the test that the event is no one's own and no team's; for
+# one user's sync it is written with unary `+` so SQLite does not walk the whole range of
+# the log by those columns' indexes but starts from the user's teams (same meaning).
+_TEAM_CONVERSATION_EVENTS = f"""
+    FROM business_members bm
+    JOIN business_conversations bc ON bc.business_id = bm.business_id
+    JOIN events e ON e.conversation_id = bc.conversation_id
+    JOIN member_spans s ON s.conversation_id = bc.conversation_id AND s.user_id = bc.business_id
+    WHERE {{own}}
+      AND e.position > :since AND e.position <= :upto
+      AND bm.user_id <> bm.business_id AND bc.customer_id <> bm.user_id
+      AND e.position >= bc.start_position
+      AND {_IN_TEAM_SPAN}
+      AND {_IN_TEAM_SCOPE}
+      AND {_VISIBLE_IN_SPAN}
+"""
+# The team's own events (notes, assignments, the team changing): never a member's. Found
+# from the team rows by `ix_events_business_position` (hence `+` on `user_id`).
+_TEAM_EVENTS = f"""
+    FROM business_members bm
+    JOIN events e ON e.business_id = bm.business_id
+    LEFT JOIN business_conversations bc
+        ON bc.business_id = e.business_id AND bc.conversation_id = e.conversation_id
+    WHERE +e.user_id IS NULL
+      AND e.position > :since AND e.position <= :upto
+      AND {_IN_TEAM_SPAN}
+      AND (e.conversation_id IS NULL OR ({_IN_TEAM_SCOPE} AND bc.customer_id <> bm.user_id))
+"""
+# The user's conversation events, then the events addressed to them, then their teams'.
 _FOR_USER = Prepared(
     "events_for_user",
     f"""
@@ -49,13 +93,20 @@ _FOR_USER = Prepared(
         FROM member_spans s
         JOIN events e ON e.conversation_id = s.conversation_id
         WHERE s.user_id = :user_id
-          AND e.user_id IS NULL
+          AND e.user_id IS NULL AND e.business_id IS NULL
           AND e.position > :since AND e.position <= :upto
           AND {_VISIBLE_IN_SPAN}
         UNION ALL
         SELECT e.position, e.type, e.payload, e.created_at
         FROM events e
         WHERE e.user_id = :user_id AND e.position > :since AND e.position <= :upto
+        UNION ALL
+        SELECT DISTINCT e.position, e.type, e.payload, e.created_at
+        {_TEAM_CONVERSATION_EVENTS.format(own="+e.user_id IS NULL AND +e.business_id IS NULL")}
+          AND bm.user_id = :user_id
+        UNION ALL
+        SELECT e.position, e.type, e.payload, e.created_at
+        {_TEAM_EVENTS} AND bm.user_id = :user_id
     ) AS visible
     ORDER BY position
     LIMIT :limit
@@ -69,13 +120,19 @@ _AUDIENCE = Prepared(
     SELECT e.position, s.user_id
     FROM events e
     JOIN member_spans s ON s.conversation_id = e.conversation_id
-    WHERE e.user_id IS NULL
+    WHERE e.user_id IS NULL AND e.business_id IS NULL
       AND e.position > :since AND e.position <= :upto
       AND {_VISIBLE_IN_SPAN}
     UNION ALL
     SELECT e.position, e.user_id
     FROM events e
     WHERE e.user_id IS NOT NULL AND e.position > :since AND e.position <= :upto
+    UNION ALL
+    SELECT DISTINCT e.position, bm.user_id
+    {_TEAM_CONVERSATION_EVENTS.format(own="e.user_id IS NULL AND e.business_id IS NULL")}
+    UNION ALL
+    SELECT e.position, bm.user_id
+    {_TEAM_EVENTS}
     """,
 )
 _RANGE = Prepared(
@@ -99,10 +156,12 @@ def append(
     user_id: int | None = None,
     message_position: int | None = None,
     actor_id: int | None = None,
+    business_id: int | None = None,
 ) -> None:
     """Append one event. `user_id` set: only that user ever sees it. `message_position`:
     the event is about that message, and only members who can see it get the event.
-    `actor_id`: who caused it; nobody in a block with them gets it."""
+    `actor_id`: who caused it; nobody in a block with them gets it. `business_id`: the
+    business team's event (about `conversation_id`, if set), never its members'."""
     _APPEND(
         conn,
         position=position,
@@ -113,6 +172,7 @@ def append(
         payload=payload,
         created_at=now,
         actor_id=actor_id,
+        business_id=business_id,
     )
 
 
@@ -122,11 +182,12 @@ def current_position(conn: Connection) -> int:
 
 
 def events_for_user(
-    conn: Connection, user_id: int, *, since: int, upto: int, limit: int
+    conn: Connection, user_id: int, *, since: int, upto: int, limit: int, now: int
 ) -> list[tuple[int, str, str, int]]:
-    """(position, type, payload, created_at) of the events in (since, upto] the user may see."""
+    """(position, type, payload, created_at) of the events in (since, upto] the user may see
+    (`now`, in ms: a team member's access may have expired)."""
     rows: Sequence[Any] = _FOR_USER(
-        conn, user_id=user_id, since=since, upto=upto, limit=limit
+        conn, user_id=user_id, since=since, upto=upto, limit=limit, now=now
     ).all()
     return [(int(row[0]), row[1], row[2], int(row[3])) for row in rows]
 
@@ -137,7 +198,7 @@ def events_in_range(conn: Connection, *, since: int, upto: int) -> list[tuple[in
     return [(int(row[0]), row[1], row[2], int(row[3])) for row in rows]
 
 
-def audience(conn: Connection, *, since: int, upto: int) -> list[tuple[int, int]]:
+def audience(conn: Connection, *, since: int, upto: int, now: int) -> list[tuple[int, int]]:
     """(position, user_id) for every user who may see each event in (since, upto]."""
-    rows: Sequence[Any] = _AUDIENCE(conn, since=since, upto=upto).all()
+    rows: Sequence[Any] = _AUDIENCE(conn, since=since, upto=upto, now=now).all()
     return [(int(row[0]), int(row[1])) for row in rows]

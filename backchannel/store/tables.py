@@ -102,6 +102,8 @@ conversations = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("last_position", BigInteger, nullable=False),
     Column("last_message_at", BigInteger, nullable=True),
+    # 1: a direct conversation with a business, in its inbox (business_conversations).
+    Column("business", Integer, nullable=False, server_default="0"),
 )
 
 members = Table(
@@ -221,11 +223,14 @@ events = Table(
     Column("message_position", BigInteger, nullable=True),
     # Who caused it, for the events a block filters at read time (reactions, receipts).
     Column("actor_id", BigInteger, nullable=True),
+    # Set: a business team's event (a note, an assignment), never its conversation's members'.
+    Column("business_id", BigInteger, nullable=True),
     Column("type", String(40), nullable=False),
     Column("payload", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Index("ix_events_conversation_position", "conversation_id", "position"),
     Index("ix_events_user_position", "user_id", "position"),
+    Index("ix_events_business_position", "business_id", "position"),
 )
 
 stream_state = Table(
@@ -333,4 +338,169 @@ media_opens = Table(
     Column("media_id", ForeignKey("media.id"), primary_key=True),
     Column("user_id", ForeignKey("users.id"), primary_key=True),
     Column("opened_at", BigInteger, nullable=False),
+)
+
+# --- the business inbox ------------------------------------------------------------------
+# A business is an account (its user row) whose direct conversations started after it
+# became one are worked by a team. services/business.py and domain/business.py hold the rules.
+
+businesses = Table(
+    "businesses",
+    metadata,
+    Column("user_id", ForeignKey("users.id"), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("timezone", String(64), nullable=False, server_default="UTC"),
+)
+
+# Who works a business's inbox, as spans like member_spans: a removal closes the row
+# (`end_position`, `removed_at`); coming back opens a new one. The account itself is its
+# first owner. `scope`: all conversations, or only those assigned to them or their team.
+business_members = Table(
+    "business_members",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("business_id", ForeignKey("users.id"), nullable=False),
+    Column("user_id", ForeignKey("users.id"), nullable=False),
+    Column("role", String(16), nullable=False),  # owner | admin | agent | viewer
+    Column("scope", String(16), nullable=False, server_default="all"),  # all | assigned | team
+    Column("expires_at", BigInteger, nullable=True),  # agency access ends by itself
+    Column("start_position", BigInteger, nullable=False),
+    Column("end_position", BigInteger, nullable=True),  # inclusive; NULL while a member
+    Column("added_by", ForeignKey("users.id"), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("removed_at", BigInteger, nullable=True),
+    Index("ix_business_members_user", "user_id", "business_id"),
+    Index("ix_business_members_business", "business_id", "end_position"),
+)
+
+business_teams = Table(
+    "business_teams",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("pid", String(32), nullable=False, unique=True),
+    Column("business_id", ForeignKey("users.id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("business_id", "name", name="uq_business_teams_name"),
+)
+
+business_team_members = Table(
+    "business_team_members",
+    metadata,
+    Column("team_id", ForeignKey("business_teams.id"), primary_key=True),
+    Column("user_id", ForeignKey("users.id"), primary_key=True),
+    Index("ix_business_team_members_user", "user_id"),
+)
+
+# A conversation in a business's inbox, and its working state. The team sees it from
+# `start_position` (when it became a business conversation) on: nothing from before.
+business_conversations = Table(
+    "business_conversations",
+    metadata,
+    Column("business_id", ForeignKey("users.id"), primary_key=True),
+    Column("conversation_id", ForeignKey("conversations.id"), primary_key=True),
+    Column("customer_id", ForeignKey("users.id"), nullable=False),
+    Column("start_position", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False, server_default="open"),
+    Column("snoozed_until", BigInteger, nullable=True),
+    Column("assignee_id", ForeignKey("users.id"), nullable=True),
+    Column("team_id", ForeignKey("business_teams.id"), nullable=True),
+    Column("priority", String(8), nullable=False, server_default="none"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    # Since when the customer has waited for an answer (NULL: answered, or nothing asked).
+    Column("waiting_since", BigInteger, nullable=True),
+    Column("last_message_at", BigInteger, nullable=True),
+    Index("ix_business_conversations_conversation", "conversation_id"),
+    Index("ix_business_conversations_status", "business_id", "status", "last_message_at"),
+    Index("ix_business_conversations_assignee", "business_id", "assignee_id"),
+)
+
+business_labels = Table(
+    "business_labels",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("pid", String(32), nullable=False, unique=True),
+    Column("business_id", ForeignKey("users.id"), nullable=False),
+    Column("name", String(40), nullable=False),  # compared case-insensitively (stored as given)
+    Column("key", String(40), nullable=False),  # lower-case name: one label per name
+    Column("color", String(7), nullable=False),  # #rrggbb
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("business_id", "key", name="uq_business_labels_key"),
+)
+
+business_conversation_labels = Table(
+    "business_conversation_labels",
+    metadata,
+    Column("business_id", ForeignKey("users.id"), primary_key=True),
+    Column("conversation_id", ForeignKey("conversations.id"), primary_key=True),
+    Column("label_id", ForeignKey("business_labels.id"), primary_key=True),
+    Index("ix_business_conversation_labels_label", "label_id"),
+)
+
+# Private notes: the team's, never the customer's.
+business_notes = Table(
+    "business_notes",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("pid", String(32), nullable=False, unique=True),
+    Column("business_id", ForeignKey("users.id"), nullable=False),
+    Column("conversation_id", ForeignKey("conversations.id"), nullable=False),
+    Column("author_id", ForeignKey("users.id"), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("mentions", Text, nullable=True),  # JSON list of mentioned user pids
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_business_notes_conversation", "business_id", "conversation_id", "created_at"),
+)
+
+# Which agent wrote a message the business sent (the customer sees the business only).
+business_message_agents = Table(
+    "business_message_agents",
+    metadata,
+    Column("message_id", ForeignKey("messages.id"), primary_key=True),
+    Column("business_id", ForeignKey("users.id"), nullable=False),
+    Column("agent_id", ForeignKey("users.id"), nullable=False),
+)
+
+# Saved replies ("canned responses"): a shortcut, a title, and text with variables
+# (domain/templates.py).
+business_saved_replies = Table(
+    "business_saved_replies",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("pid", String(32), nullable=False, unique=True),
+    Column("business_id", ForeignKey("users.id"), nullable=False),
+    Column("shortcut", String(32), nullable=False),
+    Column("title", String(100), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_by", ForeignKey("users.id"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("business_id", "shortcut", name="uq_business_saved_replies_shortcut"),
+)
+
+# What a business knows of a customer: a name of its own for them, notes, custom attributes.
+business_contacts = Table(
+    "business_contacts",
+    metadata,
+    Column("business_id", ForeignKey("users.id"), primary_key=True),
+    Column("customer_id", ForeignKey("users.id"), primary_key=True),
+    Column("name", String(100), nullable=True),
+    Column("notes", Text, nullable=True),
+    Column("attributes", Text, nullable=True),  # JSON object of short strings
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# Every delegated read and write, for the business's owners and admins.
+business_audit = Table(
+    "business_audit",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("business_id", ForeignKey("users.id"), nullable=False),
+    Column("actor_id", ForeignKey("users.id"), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("conversation_id", ForeignKey("conversations.id"), nullable=True),
+    Column("detail", Text, nullable=True),  # JSON
+    Column("at", BigInteger, nullable=False),
+    Index("ix_business_audit_business", "business_id", "id"),
 )

@@ -1,0 +1,141 @@
+"""What the DM engine tells the business inbox, inside its own transactions: a direct
+conversation with a business was created (it enters the business's inbox), and a message
+was sent in one (who waits for whom, reopening, which agent wrote it).
+
+Kept apart from services/business.py so the conversation and message services can call
+it without importing the business use cases (which call them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from backchannel.services.core import Requester
+from backchannel.services.events import emit
+from backchannel.services.views import iso, user_view
+from backchannel.store import accounts as user_db
+from backchannel.store import business as db
+from backchannel.store import messages as msg_db
+from backchannel.store import workspace as workspace_db
+from backchannel.store.database import WriteTxn
+
+Row = Mapping[Any, Any]
+
+
+def direct_created(t: WriteTxn, conversation_id: int, member_ids: list[int], position: int) -> None:
+    """A new direct conversation: for each member that is a business, it enters that
+    business's inbox (open, unassigned) from its first position on."""
+    for business_id in db.business_ids(t.conn, member_ids):
+        (customer_id,) = [m for m in member_ids if m != business_id] or [business_id]
+        db.insert_conversation_state(
+            t.conn,
+            business_id=business_id,
+            conversation_id=conversation_id,
+            customer_id=customer_id,
+            position=position,
+            now=t.now_ms,
+        )
+
+
+def message_sent(
+    t: WriteTxn, conversation: Mapping[Any, Any], requester: Requester, view: dict[str, Any]
+) -> None:
+    """A message in a business conversation (`conversation["business"]` set). From the
+    customer: the clock of their wait starts (if not running) and a resolved, pending or
+    snoozed conversation reopens. From the business: nobody waits; an agent's reply is
+    attributed to them, for the team only."""
+    now = t.now_ms
+    for state in db.states_of_conversation(t.conn, conversation["id"]):
+        business_id = state["business_id"]
+        if requester.user_id == business_id:
+            db.update_state(
+                t.conn,
+                business_id,
+                conversation["id"],
+                waiting_since=None,
+                last_message_at=now,
+                updated_at=now,
+            )
+            if requester.agent_id is not None:
+                _attribute(t, business_id, conversation, requester.agent_id, view)
+            continue
+        values: dict[str, Any] = {"last_message_at": now, "updated_at": now}
+        if state["waiting_since"] is None:
+            values["waiting_since"] = now
+        reopened = state["status"] != "open"
+        if reopened:
+            values.update(status="open", snoozed_until=None)
+        db.update_state(t.conn, business_id, conversation["id"], **values)
+        if reopened:
+            _reopened(t, business_id, conversation)
+
+
+def _reopened(t: WriteTxn, business_id: int, conversation: Mapping[Any, Any]) -> None:
+    state = db.conversation_state(t.conn, business_id, conversation["pid"])
+    business = user_db.user_by_id(t.conn, business_id)
+    assert state is not None and business is not None
+    labels = db.labels_for(t.conn, business_id, [conversation["id"]]).get(conversation["id"], [])
+    emit(
+        t,
+        "business.conversation_updated",
+        {
+            "business": business["handle"],
+            "state": state_view(t, state, labels),
+            "by": None,
+            "reason": "customer_replied",
+        },
+        conversation_id=conversation["id"],
+        business_id=business_id,
+    )
+
+
+def state_view(t: WriteTxn, state: Row, labels: Sequence[Row]) -> dict[str, Any]:
+    """A conversation's working state as the team sees it (`state` in replies and events)."""
+    assignee = user_db.user_by_id(t.conn, state["assignee_id"]) if state["assignee_id"] else None
+    customer = user_db.user_by_id(t.conn, state["customer_id"])
+    return {
+        "conversation_id": state["conversation_pid"],
+        "customer": user_view(customer) if customer is not None else None,
+        "status": state["status"],
+        "snoozed_until": iso(state["snoozed_until"]),
+        "priority": state["priority"],
+        "assignee": user_view(assignee) if assignee is not None else None,
+        "team": _team_view(t, state["team_id"]),
+        "labels": [label_view(label) for label in labels],
+        "waiting_since": iso(state["waiting_since"]),
+        "last_message_at": iso(state["last_message_at"]),
+        "created_at": iso(state["created_at"]),
+    }
+
+
+def _team_view(t: WriteTxn, team_id: int | None) -> dict[str, Any] | None:
+    row = None if team_id is None else workspace_db.team_by_id(t.conn, team_id)
+    return None if row is None else {"id": row["pid"], "name": row["name"]}
+
+
+def label_view(row: Row) -> dict[str, Any]:
+    return {"id": row["pid"], "name": row["name"], "color": row["color"]}
+
+
+def _attribute(
+    t: WriteTxn,
+    business_id: int,
+    conversation: Mapping[Any, Any],
+    agent_id: int,
+    view: dict[str, Any],
+) -> None:
+    message_id = msg_db.message_id(t.conn, view["id"])
+    db.record_agent(t.conn, message_id=message_id, business_id=business_id, agent_id=agent_id)
+    agent = user_db.user_by_id(t.conn, agent_id)
+    emit(
+        t,
+        "business.message_sent",
+        {
+            "conversation_id": conversation["pid"],
+            "message_id": view["id"],
+            "agent": user_view(agent) if agent is not None else None,
+        },
+        conversation_id=conversation["id"],
+        business_id=business_id,
+    )
