@@ -51,6 +51,7 @@ export async function request(method, path, body) {
   } catch {
     throw new ApiError(0, "network_error", "Cannot reach the server. Check your connection.");
   }
+  if (response.status === 401 && token && token === getToken()) unauthorized();
   if (response.status === 204) return null;
   let data = null;
   try { data = await response.json(); } catch { /* an empty or non-JSON body */ }
@@ -62,13 +63,28 @@ export async function request(method, path, body) {
   return data;
 }
 
+let unauthorized = () => {};
+
+/** Call `fn` when the server refuses the stored token (the device was logged out elsewhere). */
+export function onUnauthorized(fn) { unauthorized = fn; }
+
+/** "Chrome on Linux" and the like, for the Devices list (the user agent says no more). */
+function deviceName() {
+  const ua = navigator.userAgent;
+  const browser = /Edg\//.test(ua) ? "Edge" : /Firefox\//.test(ua) ? "Firefox"
+    : /Chrom(e|ium)\//.test(ua) ? "Chrome" : /Safari\//.test(ua) ? "Safari" : "Browser";
+  const os = /Android/.test(ua) ? "Android" : /iPhone|iPad/.test(ua) ? "iOS" : /Mac OS X/.test(ua) ? "macOS"
+    : /Windows/.test(ua) ? "Windows" : /Linux/.test(ua) ? "Linux" : "";
+  return `${browser}${os ? ` on ${os}` : ""} (web)`;
+}
+
 const enc = encodeURIComponent;
 
 export const api = {
   register: (handle, password, displayName) => request("POST", "/accounts", {
-    handle, password, ...(displayName ? { display_name: displayName } : {}), device_name: "Web",
+    handle, password, ...(displayName ? { display_name: displayName } : {}), device_name: deviceName(),
   }),
-  login: (handle, password) => request("POST", "/sessions", { handle, password, device_name: "Web" }),
+  login: (handle, password) => request("POST", "/sessions", { handle, password, device_name: deviceName() }),
   logout: () => request("DELETE", "/sessions/current"),
   me: () => request("GET", "/me"),
   syncToken: () => request("GET", "/sync"),
@@ -76,10 +92,14 @@ export const api = {
   conversation: (id) => request("GET", `/conversations/${enc(id)}`),
   openDirect: (handle) => request("POST", "/conversations", { kind: "direct", members: [handle] }),
   canMessage: (handle) => request("GET", `/users/${enc(handle)}/can-message`),
+  searchUsers: (q) => request("GET", `/users?q=${enc(q)}&limit=8`),
   history: (id, before) => request("GET",
     `/conversations/${enc(id)}/messages?limit=50${before ? `&before=${enc(before)}` : ""}`),
-  send: (id, text, txnId, media, replyTo) => request("POST", `/conversations/${enc(id)}/messages`,
-    { txn_id: txnId, text, ...(media && media.length ? { media } : {}), ...(replyTo ? { reply_to: replyTo } : {}) }),
+  send: (id, text, txnId, media, replyTo, location) => request("POST", `/conversations/${enc(id)}/messages`,
+    { txn_id: txnId, text, ...(media && media.length ? { media } : {}), ...(replyTo ? { reply_to: replyTo } : {}),
+      ...(location ? { location } : {}) }),
+  removePreview: (id, messageId) =>
+    request("DELETE", `/conversations/${enc(id)}/messages/${enc(messageId)}/preview`),
   editMessage: (id, messageId, text) =>
     request("PATCH", `/conversations/${enc(id)}/messages/${enc(messageId)}`, { text }),
   deleteForMe: (id, messageId) => request("DELETE", `/conversations/${enc(id)}/messages/${enc(messageId)}`),
@@ -101,12 +121,40 @@ export const api = {
   presence: (handles) => request("GET", `/presence?users=${handles.map(enc).join(",")}`),
   markRead: (id, upTo) => request("POST", `/conversations/${enc(id)}/read`, { up_to: upTo }),
   accept: (id) => request("POST", `/conversations/${enc(id)}/accept`),
-  decline: (id, block) => request("POST", `/conversations/${enc(id)}/decline`, block ? { block: true } : {}),
+  decline: (id, block, report) => request("POST", `/conversations/${enc(id)}/decline`,
+    { ...(block ? { block: true } : {}), ...(report ? { report } : {}) }),
+  rename: (id, title) => request("PATCH", `/conversations/${enc(id)}`, { title }),
+  block: (handle) => request("PUT", `/users/${enc(handle)}/block`),
+  report: (body) => request("POST", "/reports", body),
+  sessions: () => request("GET", "/sessions"),
+  revokeSession: (id) => request("DELETE", `/sessions/${enc(id)}`),
   unsend: (id, messageId) => request("POST", `/conversations/${enc(id)}/messages/${enc(messageId)}/unsend`),
   react: (id, messageId, emoji) =>
     request("PUT", `/conversations/${enc(id)}/messages/${enc(messageId)}/reactions`, { emoji }),
   unreact: (id, messageId, emoji) =>
     request("DELETE", `/conversations/${enc(id)}/messages/${enc(messageId)}/reactions/${enc(emoji)}`),
+  // The business inbox (views/business*.js): `b` is the business's handle.
+  myBusinesses: () => request("GET", "/me/businesses"),
+  becomeBusiness: (timezone) => request("POST", "/me/business", { timezone }),
+  businessMembers: (b) => request("GET", `/businesses/${enc(b)}/members`),
+  putBusinessMember: (b, member, role) => request("PUT", `/businesses/${enc(b)}/members/${enc(member)}`, { role }),
+  removeBusinessMember: (b, member) => request("DELETE", `/businesses/${enc(b)}/members/${enc(member)}`),
+  /** @param {Object<string, string>} query status, assignee, label, priority, unread, cursor */
+  businessInbox: (b, query) => request("GET",
+    `/businesses/${enc(b)}/conversations?${new URLSearchParams({ limit: "50", ...query })}`),
+  businessConversation: (b, id) => request("GET", `/businesses/${enc(b)}/conversations/${enc(id)}`),
+  triage: (b, id, changes) => request("PATCH", `/businesses/${enc(b)}/conversations/${enc(id)}`, changes),
+  businessHistory: (b, id, before) => request("GET",
+    `/businesses/${enc(b)}/conversations/${enc(id)}/messages?limit=50${before ? `&before=${enc(before)}` : ""}`),
+  businessReply: (b, id, text, txnId) =>
+    request("POST", `/businesses/${enc(b)}/conversations/${enc(id)}/messages`, { txn_id: txnId, text }),
+  addNote: (b, id, text) => request("POST", `/businesses/${enc(b)}/conversations/${enc(id)}/notes`, { text }),
+  setLabel: (b, id, labelId, on) =>
+    request(on ? "PUT" : "DELETE", `/businesses/${enc(b)}/conversations/${enc(id)}/labels/${enc(labelId)}`),
+  businessLabels: (b) => request("GET", `/businesses/${enc(b)}/labels`),
+  createLabel: (b, name, color) => request("POST", `/businesses/${enc(b)}/labels`, { name, color }),
+  businessAudit: (b, cursor) =>
+    request("GET", `/businesses/${enc(b)}/audit?limit=50${cursor ? `&cursor=${enc(cursor)}` : ""}`),
 };
 
 /**

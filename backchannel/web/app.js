@@ -4,23 +4,28 @@
  * events repeating what the fetch showed are applied idempotently.
  */
 
-import { api, clearSession, getToken, getUser, saveSession } from "./api.js";
+import { api, clearSession, getToken, getUser, onUnauthorized, saveSession } from "./api.js";
 import { byId } from "./dom.js";
+import { initViewer } from "./media.js";
 import { nameOf } from "./render.js";
 import { resetState, state, upsertConv } from "./state.js";
 import { Stream } from "./stream.js";
 import { initAuth, showAuth } from "./views/auth.js";
+import { businessEvent, claimConversation, initBusiness, reloadBusiness, stopBusiness } from "./views/business.js";
 import {
   applyReceipt, closeConversation, fetchPresence, initConversation, markRead, noteMessage, openConversation, patchMessage,
   removeMessage, renderHeader, setPresence, setTyping,
 } from "./views/conversation.js";
 import { initInbox, loadFolder, renderInbox, selectFolder } from "./views/inbox.js";
+import { notifyMessage, renderUnread } from "./views/notify.js";
 import { initSettings } from "./views/settings.js";
 
 async function boot() {
   initAuth((user) => startApp(user));
   initInbox((id) => openConversation(id));
   initConversation();
+  initViewer();
+  initBusiness();
   initSettings({
     onProfile: (me) => { byId("me-name").textContent = nameOf(me); },
     onSettings: (_settings, changes) => {
@@ -32,6 +37,8 @@ async function boot() {
     },
   });
   byId("logout").addEventListener("click", logout);
+  // A REST call refused for the token (this device was logged out elsewhere): sign in again.
+  onUnauthorized(() => { if (state.me) { clearSession(); stopApp(); } });
   if (!getToken()) { showAuth(); return; }
   try {
     const me = await api.me();
@@ -73,9 +80,11 @@ async function startApp(user) {
 
 /** Fetch the inbox afresh (start-up, or after the stream position was refused). */
 async function refetchAll() {
+  const business = reloadBusiness(); // my teams first: they route the business's events
   await Promise.all(["primary", "general"].filter((f) => f !== state.folder).map(loadFolder));
   await selectFolder(state.folder);
   if (state.openId) openConversation(state.openId);
+  await business;
 }
 
 async function logout() {
@@ -85,12 +94,13 @@ async function logout() {
 }
 
 function stopApp() {
-  if (byId("settings").open) byId("settings").close();
+  for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
   state.stream?.stop();
+  stopBusiness();
   if (state.openId) closeConversation();
   resetState();
   byId("conversations").replaceChildren();
-  document.title = "Backchannel";
+  renderUnread();
   showAuth();
 }
 
@@ -105,7 +115,7 @@ async function refreshConv(id) {
   try {
     upsertConv(await api.conversation(id));
   } catch (err) {
-    if (err.status === 404) state.convs.delete(id);
+    if (err.status === 404) { state.convs.delete(id); claimConversation(id); } // a business's, perhaps
   }
   renderInbox();
   if (id === state.openId) {
@@ -138,6 +148,7 @@ function setReaction(d, add) {
 function messageCreated(msg) {
   const conv = state.convs.get(msg.conversation_id);
   if (msg.sender?.handle) setTyping(msg.conversation_id, msg.sender.handle, false);
+  notifyMessage(msg);
   if (!conv) { refreshConv(msg.conversation_id); return; }
   // Activity brings an archived (or hidden) conversation back to its folder.
   if ((conv.archived || conv.hidden) && msg.position > (conv.last_activity_position || 0)) {
@@ -157,6 +168,7 @@ function messageCreated(msg) {
 
 /** Apply one stream event to the state (idempotently: replays may repeat fetched state). */
 function onEvent(ev) {
+  if (businessEvent(ev)) return undefined; // a business's conversation, not mine (views/business.js)
   const d = ev.data;
   switch (ev.type) {
     case "message.created": return messageCreated(d.message);
@@ -167,8 +179,10 @@ function onEvent(ev) {
         if (m.reply_to?.id === d.message_id) patchMessage(m.id, (x) => { x.reply_to.text = null; });
       }
       return changeMessage(d.conversation_id, d.message_id, (m) => {
-        m.unsent = true; m.text = null; m.reactions = []; m.edited_at = null;
+        m.unsent = true; m.text = null; m.reactions = []; m.edited_at = null; m.preview = null;
       });
+    case "message.preview":
+      return changeMessage(d.conversation_id, d.message_id, (m) => { m.preview = d.preview || null; });
     case "message.hidden":
       removeMessage(d.message_id);
       return refreshConv(d.conversation_id);

@@ -6,6 +6,7 @@
 
 import { api } from "./api.js";
 import { h } from "./dom.js";
+import { decode as decodeBlurhash } from "./vendor/blurhash.js";
 
 const LINK_TTL_MS = 9 * 60 * 1000;
 /** media id → {at, promise} @type {Map<string, {at: number, promise: Promise<any>}>} */
@@ -66,10 +67,17 @@ function fill(box, media, link) {
   switch (media.kind) {
     case "image":
     case "gif": {
-      const img = h("img", { class: "media-image", alt: media.kind === "gif" ? "GIF" : "Photo",
-        src: url, loading: "lazy", decoding: "async" });
+      const alt = media.kind === "gif" ? "GIF" : "Photo";
+      const img = h("img", { class: "media-image", alt, src: url, loading: "lazy", decoding: "async" });
+      img.addEventListener("load", () => box.classList.add("loaded"), { once: true });
       reserve(img, media);
-      box.replaceChildren(img);
+      if (media.view_once) { box.replaceChildren(img); return; }
+      // A photo opens in the viewer (its bytes are already here: the same signed link).
+      const open = h("button", { type: "button", class: "media-open", attrs: { "aria-label": `Open ${alt.toLowerCase()}` },
+        on: { click: () => openViewer(open) } }, img);
+      open.dataset.url = url;
+      open.dataset.alt = alt;
+      box.replaceChildren(open);
       return;
     }
     case "video": {
@@ -185,12 +193,92 @@ export function mediaItem(media, mine) {
   return box;
 }
 
-/** A placeholder of the media's shape while the link loads. */
+/** A placeholder of the media's shape (and its blurred colours) while the link loads. */
 function reservePlaceholder(box, media) {
   if (media.width > 0 && media.height > 0) {
     box.style.aspectRatio = `${media.width} / ${media.height}`;
     box.style.width = `min(100%, ${Math.min(media.width, 320)}px)`;
   }
+  const blur = media.blurhash && blurhashUrl(media.blurhash);
+  if (blur) {
+    box.style.backgroundImage = `url("${blur}")`;
+    box.classList.add("blurred");
+  }
+}
+
+/** blurhash → a tiny PNG data: URL, cached (null when it does not decode). */
+const blurCache = new Map();
+function blurhashUrl(hash) {
+  if (blurCache.has(hash)) return blurCache.get(hash);
+  let url = null;
+  try {
+    const size = 32;
+    const pixels = decodeBlurhash(hash, size, size);
+    const canvas = h("canvas", { width: size, height: size });
+    const ctx = canvas.getContext("2d");
+    const image = ctx.createImageData(size, size);
+    image.data.set(pixels);
+    ctx.putImageData(image, 0, 0);
+    url = canvas.toDataURL("image/png");
+  } catch { /* an invalid hash: the plain placeholder */ }
+  if (blurCache.size > 500) blurCache.clear();
+  blurCache.set(hash, url);
+  return url;
+}
+
+/* The image viewer: a <dialog id="viewer"> showing one photo large; ← and → step through
+   the open conversation's photos, Escape closes and gives focus back. */
+
+let viewerFrom = null;
+
+function viewerTargets() {
+  return [...document.querySelectorAll("#messages .media-open")];
+}
+
+function showInViewer(button) {
+  viewerFrom = button;
+  const img = document.getElementById("viewer-image");
+  img.src = button.dataset.url;
+  img.alt = button.dataset.alt || "Photo";
+  const download = document.getElementById("viewer-download");
+  download.href = button.dataset.url;
+  const all = viewerTargets();
+  const i = all.indexOf(button);
+  document.getElementById("viewer-prev").disabled = i <= 0;
+  document.getElementById("viewer-next").disabled = i < 0 || i >= all.length - 1;
+  document.getElementById("viewer-count").textContent = all.length > 1 ? `${i + 1} of ${all.length}` : "";
+}
+
+function step(delta) {
+  const all = viewerTargets();
+  const next = all[all.indexOf(viewerFrom) + delta];
+  if (next) showInViewer(next);
+}
+
+/** Open the viewer on a photo's button. */
+export function openViewer(button) {
+  const dialog = document.getElementById("viewer");
+  showInViewer(button);
+  if (!dialog.open) dialog.showModal();
+  document.getElementById("viewer-close").focus();
+}
+
+/** Wire the viewer's controls (once, at start-up). */
+export function initViewer() {
+  const dialog = document.getElementById("viewer");
+  const from = () => viewerFrom;
+  document.getElementById("viewer-close").addEventListener("click", () => dialog.close());
+  document.getElementById("viewer-prev").addEventListener("click", () => step(-1));
+  document.getElementById("viewer-next").addEventListener("click", () => step(1));
+  dialog.addEventListener("keydown", (e) => {
+    if (e.key === "ArrowLeft") { e.preventDefault(); step(-1); }
+    if (e.key === "ArrowRight") { e.preventDefault(); step(1); }
+  });
+  dialog.addEventListener("click", (e) => { if (e.target === dialog) dialog.close(); });
+  dialog.addEventListener("close", () => {
+    document.getElementById("viewer-image").removeAttribute("src");
+    if (from()?.isConnected) from().focus();
+  });
 }
 
 /** The attachments of a message, in order (null when it has none). */

@@ -3,6 +3,7 @@
  * text nodes; links become <a> elements whose visible text is their real target.
  */
 
+import { locationCard, previewCard, reactionButton, reactionChips } from "./bubbles.js";
 import { h } from "./dom.js";
 import { mediaList } from "./media.js";
 
@@ -66,7 +67,7 @@ export function previewText(conv, me) {
   const m = conv.last_message;
   if (!m) return conv.request ? "Message request" : "No messages yet";
   const mine = m.sender?.id === me.id;
-  const body = m.unsent ? "Message unsent" : m.text || attachmentLabel(m);
+  const body = m.unsent ? "Message unsent" : m.text || (m.kind === "location" ? "Location" : attachmentLabel(m));
   return mine ? `You: ${body}` : body;
 }
 
@@ -127,8 +128,9 @@ export function initial(name) {
 /**
  * A message bubble.
  * @param {any} msg @param {any} me @param {any} conv
- * @param {{onUnsend: Function, onReact: Function, onReply: Function, onEdit: Function,
- *   onForward: Function, onDeleteForMe: Function}} actions
+ * @param {{onUnsend: Function, onReact: (msg: any, emoji: string, remove: boolean) => void,
+ *   onReply: Function, onEdit: Function, onForward: Function, onDeleteForMe: Function,
+ *   onRemovePreview?: Function, onReport?: Function}} actions
  */
 export function messageItem(msg, me, conv, actions) {
   const mine = msg.sender?.id === me.id;
@@ -146,24 +148,19 @@ export function messageItem(msg, me, conv, actions) {
   } else {
     const media = mediaList(msg, mine);
     if (media) { bubble.append(media); bubble.classList.add("has-media"); }
-    if (msg.text || !media) bubble.append(h("span", { class: "text" }, ...linkify(msg.text ?? "")));
+    const place = msg.kind === "location" ? locationCard(msg.share) : null;
+    if (place) bubble.append(place);
+    if (msg.text || (!media && !place)) bubble.append(h("span", { class: "text" }, ...linkify(msg.text ?? "")));
+    if (msg.preview) {
+      bubble.append(previewCard(msg.preview,
+        mine && actions.onRemovePreview ? () => actions.onRemovePreview(msg) : null));
+    }
     if (msg.edited_at) bubble.append(h("span", { class: "edited", text: "(edited)", title: longTime(msg.edited_at) }));
   }
   li.append(bubble);
-  const reactions = h("div", { class: "reactions" });
-  for (const r of msg.unsent ? [] : msg.reactions || []) {
-    const label = `${r.emoji} ${r.users.length}`;
-    reactions.append(h("span", { class: "reaction", text: r.users.length > 1 ? label : r.emoji,
-      title: r.users.join(", "), attrs: { "aria-label": `${r.emoji} by ${r.users.join(", ")}` } }));
-  }
-  reactions.hidden = reactions.childElementCount === 0;
-  li.append(reactions);
+  li.append(reactionChips(msg, me, actions.onReact));
   if (!msg.unsent) {
-    const hearted = (msg.reactions || []).some((r) => r.emoji === "❤️" && r.users.includes(me.handle));
-    const tools = h("div", { class: "actions" },
-      h("button", { type: "button", class: "action-react", text: "❤️",
-        attrs: { "aria-label": hearted ? "Remove your heart" : "React with a heart", "aria-pressed": String(hearted) },
-        on: { click: () => actions.onReact(msg, hearted) } }));
+    const tools = h("div", { class: "actions" }, reactionButton(msg, me, actions.onReact));
     tools.append(h("button", { type: "button", class: "action-reply", text: "Reply",
       on: { click: () => actions.onReply(msg) } }));
     if (mine && msg.text && canEdit(msg)) {
@@ -178,6 +175,10 @@ export function messageItem(msg, me, conv, actions) {
     }
     tools.append(h("button", { type: "button", class: "action-delete-me", text: "Delete for me",
       on: { click: () => actions.onDeleteForMe(msg) } }));
+    if (!mine && actions.onReport) {
+      tools.append(h("button", { type: "button", class: "action-report", text: "Report",
+        attrs: { "aria-label": "Report this message" }, on: { click: () => actions.onReport(msg) } }));
+    }
     li.append(tools);
   }
   return li;

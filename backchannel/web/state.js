@@ -46,11 +46,18 @@ export function upsertConv(conv) {
   return merged;
 }
 
-/** Unread messages in Primary and General, for the document title. */
+/** Unread messages in Primary and General, muted conversations not counted (title, favicon). */
 export function totalUnread() {
   let total = 0;
   for (const c of state.convs.values()) {
-    if (c.folder === "primary" || c.folder === "general") total += c.unread_count || 0;
+    if ((c.folder === "primary" || c.folder === "general") && !isMuted(c)) total += c.unread_count || 0;
   }
   return total;
+}
+
+/** Whether a conversation is muted now (a mute with an end lapses on its own). */
+export function isMuted(conv) {
+  if (!conv.muted) return false;
+  const until = conv.muted_until ? Date.parse(conv.muted_until) : NaN;
+  return !Number.isFinite(until) || until > Date.now();
 }

@@ -36,15 +36,15 @@ function addFile(file) {
     return;
   }
   const isImage = file.type.startsWith("image/");
-  const preview = isImage ? URL.createObjectURL(file) : null;
+  const isVideo = file.type.startsWith("video/");
+  const preview = isImage || isVideo ? URL.createObjectURL(file) : null;
   const bar = h("progress", { class: "attachment-progress", max: 1, value: 0,
     attrs: { "aria-label": `Uploading ${file.name}` } });
   const status = h("span", { class: "attachment-status", text: "Uploading…", attrs: { role: "status" } });
   const remove = h("button", { type: "button", class: "attachment-remove", text: "×",
     attrs: { "aria-label": `Remove ${file.name}` } });
   const chip = h("li", { class: "attachment uploading" },
-    preview ? h("img", { class: "attachment-thumb", src: preview, alt: "" })
-      : h("span", { class: "attachment-icon", text: "📄", attrs: { "aria-hidden": "true" } }),
+    thumb(file, preview, isVideo),
     h("span", { class: "attachment-main" },
       h("span", { class: "attachment-name", text: file.name, title: file.name }),
       bar, status),
@@ -70,6 +70,17 @@ function addFile(file) {
     status.textContent = err.message;
     status.classList.add("form-error");
   });
+}
+
+/** A chip's picture: the photo, the video's first frame, or an icon for the kind of file. */
+function thumb(file, preview, isVideo) {
+  if (preview && isVideo) {
+    return h("video", { class: "attachment-thumb", src: preview, muted: true, preload: "metadata",
+      attrs: { "aria-hidden": "true" } });
+  }
+  if (preview) return h("img", { class: "attachment-thumb", src: preview, alt: "" });
+  const icon = file.type.startsWith("audio/") ? "🎵" : "📄";
+  return h("span", { class: "attachment-icon", text: icon, attrs: { "aria-hidden": "true" } });
 }
 
 function removeItem(item, focusNext) {

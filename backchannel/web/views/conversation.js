@@ -8,18 +8,34 @@ import { byId, h } from "../dom.js";
 import { conversationTitle, initial, messageItem, nameOf } from "../render.js";
 import { state, upsertConv } from "../state.js";
 import { anyFailed, clearAttachments, initAttachments, mediaIds, uploading } from "./attachments.js";
+import { closeEmoji, initEmoji } from "./emoji.js";
+import { closeForward, openForward } from "./forward.js";
+import { renderGroupSettings } from "./group.js";
 import { renderInbox } from "./inbox.js";
+import { cancelLocation, initLocation } from "./location.js";
+import { closeMenu, initMenu, renderMenu } from "./menu.js";
+import { fetchPresence, renderPresence } from "./presence.js";
+import { blockAndReport, openReport } from "./report.js";
+import { cancelVoice, initVoice } from "./voice.js";
+
+export { fetchPresence, presenceText, setPresence } from "./presence.js";
 
 const TYPING_REFRESH_MS = 3000;
 let lastTypingSent = 0;
 let readInFlight = 0;
 const actions = {
   onUnsend: unsend, onReact: react, onReply: startReply, onEdit: startEdit,
-  onForward: openForward, onDeleteForMe: deleteForMe,
+  onForward: openForward, onDeleteForMe: deleteForMe, onRemovePreview: removePreview,
+  onReport: (msg) => openReport({ kind: "message", conversation_id: msg.conversation_id, message_id: msg.id }),
 };
 /** The message being replied to, or being edited (one at a time). */
 let replyTo = null;
 let editing = null;
+/** Where "New messages" starts: my read position when the conversation was opened (or null). */
+let unreadAfter = null;
+let loadingOlder = false;
+/** The most older pages opening a conversation loads to reach its first unread message. */
+const MAX_PAGES_TO_UNREAD = 5;
 
 export function initConversation() {
   const composer = byId("composer");
@@ -31,10 +47,24 @@ export function initConversation() {
   composer.addEventListener("blur", () => stopTyping());
   byId("back").addEventListener("click", closeConversation);
   initAttachments();
+  initEmoji();
+  initLocation(sendFields);
+  initVoice(sendFields);
   byId("load-older").addEventListener("click", loadOlder);
+  // Infinite scroll: the "Load older" button doubles as the sentinel (and stays for keyboards).
+  new IntersectionObserver((entries) => {
+    if (entries.some((e) => e.isIntersecting)) loadOlder();
+  }, { root: byId("scroller"), rootMargin: "300px 0px 0px 0px" }).observe(byId("load-older"));
+  byId("scroller").addEventListener("scroll", renderJump, { passive: true });
+  byId("jump-newest").addEventListener("click", () => { scrollToBottom(); renderJump(); });
   byId("request-accept").addEventListener("click", accept);
   byId("request-delete").addEventListener("click", () => decline(false));
   byId("request-block").addEventListener("click", () => decline(true));
+  byId("request-block-report").addEventListener("click", () => {
+    const id = state.openId;
+    const conv = state.convs.get(id);
+    if (conv) blockAndReport(conv, () => { state.convs.delete(id); if (state.openId === id) closeConversation(); });
+  });
   byId("reply-cancel").addEventListener("click", () => { clearBanner(); byId("composer").focus(); });
   composer.addEventListener("keydown", (e) => { if (e.key === "Escape" && (replyTo || editing)) clearBanner(); });
   byId("forward-cancel").addEventListener("click", closeForward);
@@ -45,7 +75,7 @@ export function initConversation() {
 
 /** Open a conversation: show the pane, load its newest page, mark it read. */
 export async function openConversation(id) {
-  if (state.openId !== id) { stopTyping(); clearAttachments(); clearBanner(); closeForward(); closeMenu(); }
+  if (state.openId !== id) { stopTyping(); clearAttachments(); clearBanner(); closeForward(); closeMenu(); resetTools(); }
   state.openId = id;
   state.messages.clear();
   state.olderCursor = null;
@@ -59,13 +89,25 @@ export async function openConversation(id) {
   renderInbox();
   fetchPresence();
   refreshReceipts(id);
+  const conv = state.convs.get(id);
+  unreadAfter = conv?.unread_count > 0 ? (conv.read_position || 0) : null;
   try {
     const page = await api.history(id);
     if (state.openId !== id) return;
     for (const m of page.items) state.messages.set(m.id, m);
     state.olderCursor = page.before_cursor;
+    // Reach back to the first unread message (a few pages at most), then show it first.
+    for (let i = 0; unreadAfter !== null && state.olderCursor && i < MAX_PAGES_TO_UNREAD; i++) {
+      if (oldestPosition() <= unreadAfter) break;
+      const older = await api.history(id, state.olderCursor);
+      if (state.openId !== id) return;
+      for (const m of older.items) state.messages.set(m.id, m);
+      state.olderCursor = older.before_cursor;
+    }
     renderMessages();
-    scrollToBottom();
+    const divider = byId("messages").querySelector(".unread-divider");
+    if (divider) divider.scrollIntoView({ block: "start" }); else scrollToBottom();
+    renderJump();
     markRead();
   } catch (err) {
     if (state.openId === id) byId("composer-error").textContent = err.message;
@@ -80,9 +122,12 @@ export function closeConversation() {
   clearBanner();
   closeForward();
   closeMenu();
+  resetTools();
   const id = state.openId;
   state.openId = null;
+  renderGroupSettings(); // closes it
   state.messages.clear();
+  unreadAfter = null;
   byId("conversation-view").hidden = true;
   byId("conversation-empty").hidden = false;
   byId("app").classList.remove("show-conversation");
@@ -103,6 +148,7 @@ export function renderHeader() {
   if (conv.awaiting_acceptance) subtitle = "Request sent — they haven't accepted it yet.";
   byId("conversation-subtitle").textContent = subtitle;
   renderMenu(conv);
+  renderGroupSettings();
   renderPresence();
   renderSeen();
   const req = conv.request;
@@ -117,13 +163,30 @@ export function renderHeader() {
 function renderMessages() {
   const conv = state.convs.get(state.openId) || { kind: "direct" };
   const sorted = [...state.messages.values()].sort((a, b) => a.position - b.position);
-  byId("messages").replaceChildren(...sorted.map((m) => messageItem(m, state.me, conv, actions)));
+  byId("messages").replaceChildren(...sorted.map((m) => messageElement(m, conv)));
   byId("load-older").hidden = !state.olderCursor;
+  decorate();
   renderSeen();
 }
 
+/** A message's element, remembering its position and what its attachments look like. */
+function messageElement(msg, conv) {
+  const li = messageItem(msg, state.me, conv, actions);
+  li.dataset.position = String(msg.position);
+  li.dataset.media = mediaKey(msg);
+  return li;
+}
+
+/** What an attachment list shows: when it is unchanged, its elements are kept. */
+function mediaKey(msg) {
+  return JSON.stringify((msg.unsent ? [] : msg.media || [])
+    .map((m) => [m.id, !!m.erased, (m.opened_by || []).length]));
+}
+
 /**
- * Insert or replace one message of the open conversation, keeping position order.
+ * Insert or replace one message of the open conversation, keeping position order. A
+ * replaced message keeps its attachment elements when they are unchanged, so a reaction
+ * or an edit does not restart a playing video or reload a photo.
  * @param {any} msg
  */
 export function placeMessage(msg) {
@@ -131,21 +194,87 @@ export function placeMessage(msg) {
   state.messages.set(msg.id, msg);
   const list = byId("messages");
   const conv = state.convs.get(state.openId) || { kind: "direct" };
-  const li = messageItem(msg, state.me, conv, actions);
-  li.dataset.position = String(msg.position);
+  const li = messageElement(msg, conv);
   const old = list.querySelector(`li.message[data-id="${CSS.escape(msg.id)}"]`);
-  if (old) { old.replaceWith(li); renderSeen(); return; }
+  if (old) {
+    const kept = old.querySelector(".media-list");
+    const fresh = li.querySelector(".media-list");
+    if (kept && fresh && old.dataset.media === li.dataset.media) fresh.replaceWith(kept);
+    old.replaceWith(li);
+    decorate();
+    renderSeen();
+    return;
+  }
+  if (msg.sender?.id === state.me.id) unreadAfter = null; // answering: caught up
   const nearBottom = isNearBottom();
-  const after = [...list.children].find((el) => Number(state.messages.get(el.dataset.id)?.position) > msg.position);
+  const after = [...list.querySelectorAll("li.message")].find((el) => Number(el.dataset.position) > msg.position);
   list.insertBefore(li, after || null);
+  decorate();
   renderSeen();
   if (nearBottom || msg.sender?.id === state.me.id) scrollToBottom();
+  renderJump();
 }
 
-/** The open conversation's other member, for a direct conversation (else null). */
-function otherMember(conv) {
-  if (!conv || conv.kind !== "direct") return null;
-  return (conv.members || []).find((m) => m.id !== state.me.id && m.handle) || null;
+/** Minutes between two messages of one sender that still make one group of bubbles. */
+const GROUP_GAP_MS = 10 * 60 * 1000;
+
+/** @param {string} iso @returns {string} "Today", "Yesterday", "Monday", or "3 March 2026" */
+export function dayLabel(iso) {
+  const d = new Date(iso);
+  const today = new Date();
+  const days = Math.round((new Date(today.toDateString()) - new Date(d.toDateString())) / 86400000);
+  if (days === 0) return "Today";
+  if (days === 1) return "Yesterday";
+  if (days > 1 && days < 7) return d.toLocaleDateString([], { weekday: "long" });
+  return d.toLocaleDateString([], { day: "numeric", month: "long", year: "numeric" });
+}
+
+/**
+ * Lay out the list: a divider at each new day, "New messages" before the first unread one,
+ * and consecutive messages of one sender grouped (`.cont` continues a group, `.last` ends it).
+ * Dividers already in the right place stay (the list is a live region: no re-announcing).
+ */
+function decorate() {
+  const list = byId("messages");
+  let prev = null;
+  let unreadPlaced = false;
+  let pending = []; // the dividers met since the last message
+  for (const el of [...list.children]) {
+    if (!el.classList.contains("message")) { pending.push(el); continue; }
+    const msg = state.messages.get(el.dataset.id);
+    if (!msg) continue;
+    const wanted = [];
+    const newDay = !prev || new Date(prev.created_at).toDateString() !== new Date(msg.created_at).toDateString();
+    if (newDay) wanted.push(["day-divider", dayLabel(msg.created_at)]);
+    const isUnread = !unreadPlaced && unreadAfter !== null && msg.position > unreadAfter
+      && msg.sender?.id !== state.me.id;
+    if (isUnread) { unreadPlaced = true; wanted.push(["unread-divider", "New messages"]); }
+    const same = pending.length === wanted.length
+      && pending.every((d, i) => d.className === wanted[i][0] && d.textContent === wanted[i][1]);
+    if (!same) {
+      for (const d of pending) d.remove();
+      for (const [cls, text] of wanted) el.before(h("li", { class: cls, attrs: { role: "separator" } }, h("span", { text })));
+    }
+    pending = [];
+    const cont = !newDay && !isUnread && prev.sender?.id === msg.sender?.id
+      && new Date(msg.created_at) - new Date(prev.created_at) < GROUP_GAP_MS;
+    el.classList.toggle("cont", cont);
+    if (cont) el.previousElementSibling?.classList.remove("last");
+    el.classList.add("last");
+    prev = msg;
+  }
+  for (const d of pending) d.remove();
+}
+
+function oldestPosition() {
+  let oldest = Infinity;
+  for (const m of state.messages.values()) oldest = Math.min(oldest, m.position);
+  return oldest;
+}
+
+/** Show "Jump to newest" while scrolled away from the bottom. */
+function renderJump() {
+  byId("jump-newest").hidden = !state.openId || isNearBottom();
 }
 
 /**
@@ -193,52 +322,6 @@ export function applyReceipt(d) {
   if (d.conversation_id === state.openId) renderSeen();
 }
 
-/** Fetch the presence of the open direct conversation's other member. */
-export async function fetchPresence() {
-  const other = otherMember(state.convs.get(state.openId));
-  renderPresence();
-  if (!other) return;
-  try {
-    const reply = await api.presence([other.handle]);
-    for (const p of reply.items || []) state.presence.set(p.user, p);
-    renderPresence();
-  } catch { /* presence is best effort */ }
-}
-
-/** Apply a `presence` frame. */
-export function setPresence(frame) {
-  if (!frame.user) return;
-  state.presence.set(String(frame.user).toLowerCase(), frame);
-  renderPresence();
-}
-
-/** @param {any} p @returns {string} "Active now", "Active 5 min ago", or "" */
-export function presenceText(p) {
-  if (!p) return "";
-  if (p.active) return "Active now";
-  if (!p.last_active_at) return "";
-  const minutes = Math.floor((Date.now() - new Date(p.last_active_at).getTime()) / 60000);
-  if (!Number.isFinite(minutes)) return "";
-  if (minutes < 1) return "Active just now";
-  if (minutes < 60) return `Active ${minutes} min ago`;
-  if (minutes < 24 * 60) return `Active ${Math.floor(minutes / 60)} h ago`;
-  const days = Math.floor(minutes / (24 * 60));
-  return days < 7 ? `Active ${days} d ago` : "";
-}
-
-function renderPresence() {
-  const el = byId("presence");
-  const other = otherMember(state.convs.get(state.openId));
-  const conv = state.convs.get(state.openId);
-  const text = other && !conv?.request && !conv?.awaiting_acceptance
-    ? presenceText(state.presence.get(other.handle.toLowerCase())) : "";
-  el.textContent = text;
-  el.hidden = !text;
-  el.classList.toggle("active", text === "Active now");
-}
-
-setInterval(() => { if (state.openId) renderPresence(); }, 30000);
-
 /**
  * Change a loaded message in place (events: edited, unsent, reactions).
  * @param {string} messageId @param {(m: any) => void} change
@@ -247,7 +330,26 @@ export function patchMessage(messageId, change) {
   const msg = state.messages.get(messageId);
   if (!msg) return;
   change(msg);
-  placeMessage(msg);
+  keepFocus(messageId, () => placeMessage(msg));
+}
+
+/**
+ * Run `rerender` (which replaces the message's element) and put the focus back on the same
+ * control of the new element, when it was inside (a reaction should not drop the keyboard).
+ */
+function keepFocus(messageId, rerender) {
+  const selector = `li.message[data-id="${CSS.escape(messageId)}"]`;
+  const focused = document.activeElement;
+  const old = focused?.closest?.(selector);
+  let key = null;
+  if (old && focused.classList.length) {
+    const cls = focused.classList[0];
+    key = { cls, index: [...old.querySelectorAll(`.${CSS.escape(cls)}`)].indexOf(focused) };
+  }
+  rerender();
+  if (!key) return;
+  const same = document.querySelectorAll(`${selector} .${CSS.escape(key.cls)}`);
+  (same[key.index] || same[0] || document.querySelector(`${selector} .action-react`))?.focus();
 }
 
 /** Remove a message from view (deleted for me on another device). */
@@ -259,18 +361,29 @@ export function removeMessage(messageId) {
 
 async function loadOlder() {
   const id = state.openId;
-  if (!id || !state.olderCursor) return;
+  if (!id || !state.olderCursor || loadingOlder) return;
+  loadingOlder = true;
   const scroller = byId("scroller");
-  const fromBottom = scroller.scrollHeight - scroller.scrollTop;
   try {
     const page = await api.history(id, state.olderCursor);
     if (state.openId !== id) return;
-    for (const m of page.items) state.messages.set(m.id, m);
+    const fromBottom = scroller.scrollHeight - scroller.scrollTop;
+    const list = byId("messages");
+    const conv = state.convs.get(id) || { kind: "direct" };
+    const first = list.querySelector("li.message");
+    const fresh = page.items.filter((m) => !state.messages.has(m.id)).sort((a, b) => a.position - b.position);
+    for (const m of fresh) {
+      state.messages.set(m.id, m);
+      list.insertBefore(messageElement(m, conv), first);
+    }
     state.olderCursor = page.before_cursor;
-    renderMessages();
+    byId("load-older").hidden = !state.olderCursor;
+    decorate();
     scroller.scrollTop = scroller.scrollHeight - fromBottom;
   } catch (err) {
     byId("composer-error").textContent = err.message;
+  } finally {
+    loadingOlder = false;
   }
 }
 
@@ -442,14 +555,44 @@ async function unsend(msg) {
   }
 }
 
-async function react(msg, remove) {
+/** Add my `emoji` to a message, or take it back (`remove`); the focus stays on the message. */
+async function react(msg, emoji, remove) {
   try {
-    const updated = remove ? await api.unreact(msg.conversation_id, msg.id, "❤️")
-      : await api.react(msg.conversation_id, msg.id, "❤️");
-    placeMessage(updated);
+    const updated = remove ? await api.unreact(msg.conversation_id, msg.id, emoji)
+      : await api.react(msg.conversation_id, msg.id, emoji);
+    keepFocus(msg.id, () => placeMessage(updated));
   } catch (err) {
     byId("composer-error").textContent = err.message;
   }
+}
+
+async function removePreview(msg) {
+  try {
+    await api.removePreview(msg.conversation_id, msg.id);
+    patchMessage(msg.id, (m) => { m.preview = null; });
+  } catch (err) {
+    byId("composer-error").textContent = err.message;
+  }
+}
+
+/**
+ * Send a message that is not typed (a voice note, a location) by REST, as a reply when one
+ * is being written there. Rejects with the ApiError; the caller shows it.
+ * @param {string} conversationId
+ * @param {{media?: string[], location?: {latitude: number, longitude: number}}} fields
+ */
+async function sendFields(conversationId, fields) {
+  const quoted = state.openId === conversationId ? replyTo : null;
+  const message = await api.send(conversationId, "", uuid(), fields.media, quoted?.id, fields.location);
+  if (quoted && replyTo === quoted) clearBanner();
+  noteMessage(message);
+}
+
+/** Close the composer's emoji picker, location bar and recorder (the conversation changed). */
+function resetTools() {
+  closeEmoji();
+  cancelLocation();
+  cancelVoice();
 }
 
 function isNearBottom() {
@@ -543,130 +686,3 @@ async function deleteForMe(msg) {
   }
 }
 
-/** The conversations a message can be forwarded to: accepted ones of mine. */
-function forwardTargets() {
-  return [...state.convs.values()]
-    .filter((c) => (c.folder === "primary" || c.folder === "general") && !c.awaiting_acceptance)
-    .sort((a, b) => (b.last_activity_position || 0) - (a.last_activity_position || 0));
-}
-
-function openForward(msg) {
-  closeMenu();
-  const list = byId("forward-list");
-  const targets = forwardTargets();
-  list.replaceChildren(...targets.map((c) => h("li", {},
-    h("button", { type: "button", class: "forward-target", dataset: { id: c.id },
-      text: conversationTitle(c, state.me), on: { click: () => forward(msg, c.id) } }))));
-  if (!targets.length) list.append(h("li", { class: "status", text: "No conversations to forward to." }));
-  byId("forward-picker").hidden = false;
-  list.querySelector("button")?.focus();
-}
-
-function closeForward() {
-  byId("forward-picker").hidden = true;
-  byId("forward-list").replaceChildren();
-}
-
-async function forward(msg, targetId) {
-  closeForward();
-  try {
-    const reply = await api.forward(msg.conversation_id, msg.id, [targetId]);
-    for (const m of reply.items || []) {
-      if (state.convs.has(m.conversation_id)) noteMessage(m);
-    }
-    byId("composer-error").textContent = "";
-  } catch (err) {
-    byId("composer-error").textContent = err.message;
-  }
-}
-
-/* The conversation menu: pin, mute, archive, move between folders, leave a group. */
-
-const MENU_CHANGES = {
-  "action-pin": { pinned: true },
-  "action-unpin": { pinned: false },
-  "action-mute": { muted: true, muted_until: null },
-  "action-unmute": { muted: false },
-  "action-archive": { archived: true },
-  "action-unarchive": { archived: false },
-  "action-move-general": { folder: "general" },
-  "action-move-primary": { folder: "primary" },
-};
-
-function initMenu() {
-  const button = byId("conversation-menu");
-  button.addEventListener("click", (e) => {
-    e.stopPropagation();
-    if (byId("conversation-actions").hidden) openMenu(); else closeMenu();
-  });
-  for (const [id, changes] of Object.entries(MENU_CHANGES)) {
-    byId(id).addEventListener("click", () => changeMembership(changes));
-  }
-  byId("leave-group").addEventListener("click", leaveGroup);
-  document.addEventListener("click", (e) => {
-    if (!byId("conversation-actions").hidden && !e.target.closest?.(".menu-wrap")) closeMenu();
-  });
-  document.addEventListener("keydown", (e) => {
-    if (e.key !== "Escape") return;
-    if (!byId("conversation-actions").hidden) { closeMenu(); button.focus(); }
-    if (!byId("forward-picker").hidden) closeForward();
-  });
-}
-
-function openMenu() {
-  const conv = state.convs.get(state.openId);
-  if (!conv) return;
-  renderMenu(conv);
-  byId("conversation-actions").hidden = false;
-  byId("conversation-menu").setAttribute("aria-expanded", "true");
-}
-
-function closeMenu() {
-  byId("conversation-actions").hidden = true;
-  byId("conversation-menu").setAttribute("aria-expanded", "false");
-}
-
-/** Show only the menu items that apply to `conv`. */
-function renderMenu(conv) {
-  const accepted = conv.folder === "primary" || conv.folder === "general";
-  const show = {
-    "action-pin": accepted && !conv.pinned,
-    "action-unpin": accepted && !!conv.pinned,
-    "action-mute": accepted && !conv.muted,
-    "action-unmute": accepted && !!conv.muted,
-    "action-archive": accepted && !conv.archived,
-    "action-unarchive": accepted && !!conv.archived,
-    "action-move-general": conv.folder === "primary",
-    "action-move-primary": conv.folder === "general",
-    "leave-group": conv.kind === "group",
-  };
-  for (const [id, visible] of Object.entries(show)) byId(id).hidden = !visible;
-  byId("conversation-menu").hidden = !Object.values(show).some(Boolean);
-}
-
-async function changeMembership(changes) {
-  const id = state.openId;
-  closeMenu();
-  if (!id) return;
-  try {
-    upsertConv(await api.patchMembership(id, changes));
-    renderInbox();
-    if (state.openId === id) renderHeader();
-  } catch (err) {
-    byId("composer-error").textContent = err.message;
-  }
-}
-
-async function leaveGroup() {
-  const id = state.openId;
-  closeMenu();
-  if (!id) return;
-  try {
-    await api.removeMember(id, state.me.handle);
-    state.convs.delete(id);
-    if (state.openId === id) closeConversation();
-    renderInbox();
-  } catch (err) {
-    byId("composer-error").textContent = err.message;
-  }
-}

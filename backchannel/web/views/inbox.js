@@ -3,7 +3,9 @@
 import { api } from "../api.js";
 import { byId } from "../dom.js";
 import { conversationRow } from "../render.js";
-import { state, totalUnread, upsertConv } from "../state.js";
+import { state, upsertConv } from "../state.js";
+import { renderUnread } from "./notify.js";
+import { peopleSearch } from "./people.js";
 
 const FOLDERS = ["primary", "general", "requests", "hidden", "archived"];
 
@@ -84,11 +86,8 @@ function emptyText(folder) {
   return "No conversations yet.";
 }
 
-/** "(2) Backchannel" while anything is unread. */
-export function updateTitle() {
-  const n = totalUnread();
-  document.title = n > 0 ? `(${n}) Backchannel` : "Backchannel";
-}
+/** "(2) Backchannel" and a favicon badge while anything unmuted is unread. */
+export function updateTitle() { renderUnread(); }
 
 const CAN_MESSAGE_TEXT = {
   direct: (h) => `You can message @${h}.`,
@@ -102,6 +101,9 @@ function initNewMessage() {
   const status = byId("new-status");
   let timer = 0;
   let asked = "";
+  peopleSearch(input, {
+    onPick: (user) => { input.value = user.handle; form.requestSubmit(); },
+  });
 
   input.addEventListener("input", () => {
     clearTimeout(timer);
@@ -142,6 +144,18 @@ function initNewMessage() {
 function initNewGroup() {
   const form = byId("new-group-form");
   const status = byId("new-group-status");
+  const members = byId("new-group-members");
+  // Suggestions for the handle being typed (the last of the list); picking one completes it.
+  const parts = () => members.value.split(/[\s,]+/);
+  peopleSearch(members, {
+    term: () => parts().at(-1) || "",
+    onPick: (user) => {
+      const chosen = parts().slice(0, -1).filter(Boolean);
+      if (!chosen.includes(user.handle)) chosen.push(user.handle);
+      members.value = `${chosen.join(", ")}, `;
+      members.focus();
+    },
+  });
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const title = byId("new-group-title").value.trim();

@@ -1,13 +1,15 @@
 /**
  * The settings dialog `#settings`: profile (PATCH /me), who may message you and the
  * reciprocal receipts / activity switches (PATCH /me/settings, saved on change), hidden
- * words (PUT /me/hidden-words) and the blocked list (DELETE /users/{h}/block).
+ * words (PUT /me/hidden-words), the blocked list (DELETE /users/{h}/block), this browser's
+ * notification choices, and the devices signed in (GET /sessions, DELETE /sessions/{id}).
  */
 
 import { api, getToken, saveSession } from "../api.js";
 import { byId, h } from "../dom.js";
-import { nameOf } from "../render.js";
+import { longTime, nameOf } from "../render.js";
 import { state } from "../state.js";
+import { fillNotifySettings, initNotifySettings } from "./notify.js";
 
 let onChanged = () => {};
 
@@ -57,6 +59,9 @@ export function initSettings(hooks = {}) {
     });
     button.disabled = false;
   });
+
+  initNotifySettings();
+  byId("settings-logout-others").addEventListener("click", logoutOthers);
 }
 
 /** Run a change; the status line says "Saved" or the server's reason. */
@@ -104,6 +109,7 @@ export async function openSettings() {
   byId("settings-display-name").value = state.me?.display_name || "";
   byId("settings-bio").value = state.me?.bio || "";
   if (!dialog.open) dialog.showModal();
+  fillNotifySettings();
   const results = await Promise.allSettled([
     api.me().then((me) => {
       state.me = { ...state.me, ...me };
@@ -113,6 +119,7 @@ export async function openSettings() {
     loadSettings(),
     api.hiddenWords().then((r) => { byId("settings-hidden-words").value = (r.words || []).join("\n"); }),
     loadBlocks(),
+    loadDevices(),
   ]);
   const failed = results.find((r) => r.status === "rejected");
   if (failed) status.textContent = failed.reason.message;
@@ -146,4 +153,61 @@ async function loadBlocks() {
     });
     return li;
   }));
+}
+
+/** Sessions other than this one, as last listed. */
+let otherSessions = [];
+
+/** @param {string} iso @returns {string} "5 min ago", "3 h ago", or a date */
+function ago(iso) {
+  const minutes = Math.floor((Date.now() - new Date(iso).getTime()) / 60000);
+  if (!Number.isFinite(minutes)) return "";
+  if (minutes < 1) return "just now";
+  if (minutes < 60) return `${minutes} min ago`;
+  if (minutes < 24 * 60) return `${Math.floor(minutes / 60)} h ago`;
+  return new Date(iso).toLocaleDateString();
+}
+
+async function loadDevices() {
+  const list = byId("settings-devices");
+  const items = (await api.sessions()).items || [];
+  items.sort((a, b) => Number(b.current) - Number(a.current) || (b.last_used_at > a.last_used_at ? 1 : -1));
+  otherSessions = items.filter((x) => !x.current);
+  byId("settings-logout-others").hidden = otherSessions.length === 0;
+  list.replaceChildren(...items.map((session) => {
+    const meta = `Signed in ${longTime(session.created_at)} · last active ${session.current ? "now" : ago(session.last_used_at)}`;
+    const li = h("li", { class: "device", dataset: { id: session.id } },
+      h("span", { class: "device-main" },
+        h("span", { class: "device-name", text: session.device_name }),
+        session.current ? h("span", { class: "device-current", text: "This device" }) : null,
+        h("span", { class: "device-meta hint", text: meta })));
+    if (!session.current) {
+      const button = h("button", { type: "button", class: "device-logout", text: "Log out",
+        attrs: { "aria-label": `Log out ${session.device_name}, signed in ${longTime(session.created_at)}` } });
+      button.addEventListener("click", async () => {
+        button.disabled = true;
+        const ok = await save(() => api.revokeSession(session.id));
+        if (!ok) { button.disabled = false; return; }
+        const next = li.nextElementSibling || li.previousElementSibling;
+        await loadDevices().catch(() => li.remove());
+        (list.querySelector(`[data-id="${CSS.escape(next?.dataset.id || "")}"] button`) || byId("settings-close")).focus();
+      });
+      li.append(button);
+    }
+    return li;
+  }));
+}
+
+/** Revoke every session but this one (one call each: the API has no bulk revoke). */
+async function logoutOthers() {
+  const button = byId("settings-logout-others");
+  button.disabled = true;
+  await save(async () => {
+    const results = await Promise.allSettled(otherSessions.map((x) => api.revokeSession(x.id)));
+    const failed = results.find((r) => r.status === "rejected" && r.reason.code !== "session_not_found");
+    if (failed) throw failed.reason;
+  });
+  await loadDevices().catch(() => {});
+  button.disabled = false;
+  byId("settings-close").focus();
 }
