@@ -471,7 +471,7 @@ async def test_every_business_conversation_route_hides_what_is_not_the_teams(api
         if path.startswith("/api/v1/businesses/") and "{conversation_id}" in path
         for method in operations
     )
-    assert len(routes) == 7
+    assert len(routes) == 8
     bodies = {
         "PATCH": {"json": {"priority": "high"}},
         "POST": {"json": {"text": "sneaky"}},
@@ -488,9 +488,14 @@ async def test_every_business_conversation_route_hides_what_is_not_the_teams(api
             path = template.format(**values)
             missing = template.format(**{**values, "conversation_id": new_id("c")})
             before = await db_snapshot(api)
-            r = await admin.request(method, path, **bodies.get(method, {}))
+            body = (
+                {"json": {"up_to": new_id("m")}}
+                if path.endswith("/read")
+                else bodies.get(method, {})
+            )
+            r = await admin.request(method, path, **body)
             after = await db_snapshot(api)
-            r2 = await admin.request(method, missing, **bodies.get(method, {}))
+            r2 = await admin.request(method, missing, **body)
             if r.status_code != 404 or code(r) != "conversation_not_found":
                 failures.append(f"{method} {template} {cid}: {r.status_code} {r.text}")
             elif r.json() != r2.json():
@@ -632,3 +637,33 @@ async def test_contact_profiles(api: Api) -> None:
     r = await viewer.patch(f"{B}/shop/contacts/cyd", json={"notes": "x"})
     assert r.status_code == 403
     del stranger
+
+
+async def test_the_team_marks_read_and_sees_new_conversations_and_writers(api: Api) -> None:
+    shop, admin, agent, viewer, customer = await shop_with_team(api)
+    since = await token(admin)
+    cid = await customer.direct(shop)
+    first = await customer.send(cid, "anyone there?")
+    got, since = await events(admin, since)
+    new = [e["data"] for e in got if e["type"] == "business.conversation_updated"]
+    assert [(d["reason"], d["state"]["conversation_id"]) for d in new] == [("new", cid)]
+    item = (await inbox(agent, shop))["items"][0]
+    assert item["conversation"]["unread_count"] == 1
+    # a viewer may not mark read (the customer would see "Seen" from the business)
+    r = await viewer.post(f"{B}/shop/conversations/{cid}/read", json={"up_to": first["id"]})
+    assert r.status_code == 403
+    r = await agent.post(f"{B}/shop/conversations/{cid}/read", json={"up_to": first["id"]})
+    assert r.status_code == 200 and r.json()["read_position"] == first["position"]
+    got, since = await events(admin, since)
+    # the business's receipt (the team sees the conversation as the business does), and who
+    assert [e["type"] for e in got] == ["receipt.updated", "business.read_updated"]
+    assert got[1]["data"]["by"]["handle"] == "agnes"
+    assert (await inbox(agent, shop))["items"][0]["conversation"]["unread_count"] == 0
+    assert (await inbox(agent, shop, unread="true"))["items"] == []
+    # the customer sees "Seen" from the business
+    detail = (await customer.get(f"/api/v1/conversations/{cid}")).json()
+    assert detail["read_positions"].get("shop") == first["position"]
+    # the inbox names the teammate who wrote the last message
+    await agent.post(f"{B}/shop/conversations/{cid}/messages", json={"text": "Yes!"})
+    last = (await inbox(admin, shop))["items"][0]["conversation"]["last_message"]
+    assert last["text"] == "Yes!" and last["agent"]["handle"] == "agnes"

@@ -790,7 +790,7 @@ async def fetch_team_state(user: User, business: str) -> State:
     and messages (with who wrote the business's)."""
     members = (await user.get(f"{BUSINESSES}/{business}/members")).json()["items"]
     labels = (await user.get(f"{BUSINESSES}/{business}/labels")).json()["items"]
-    states, notes, messages = {}, {}, {}
+    states, notes, messages, reads = {}, {}, {}, {}
     cursor = None
     while True:
         params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
@@ -798,6 +798,7 @@ async def fetch_team_state(user: User, business: str) -> State:
         for item in page["items"]:
             cid = item["state"]["conversation_id"]
             states[cid] = item["state"]
+            reads[cid] = item["conversation"]["read_position"]
             detail = (await user.get(f"{BUSINESSES}/{business}/conversations/{cid}")).json()
             notes[cid] = detail["notes"]
             history = await user.get(f"{BUSINESSES}/{business}/conversations/{cid}/messages")
@@ -814,6 +815,7 @@ async def fetch_team_state(user: User, business: str) -> State:
         "states": states,
         "notes": notes,
         "messages": messages,
+        "reads": reads,
     }
 
 
@@ -824,6 +826,8 @@ def apply_team_event(state: State, event: dict[str, Any], business: dict[str, st
     kind = event["type"]
     if kind == "business.conversation_updated":
         state["states"][data["state"]["conversation_id"]] = data["state"]
+    elif kind == "business.read_updated":
+        state["reads"][data["conversation_id"]] = data["read_position"]
     elif kind == "business.note_added":
         state["notes"].setdefault(data["conversation_id"], []).append(data["note"])
     elif kind == "business.labels_updated":
@@ -893,6 +897,7 @@ async def verify_team_action(
     "business.team_updated",
     "business.labels_updated",
     "business.mentioned",
+    "business.read_updated",
 )
 async def test_a_team_works_a_conversation(api: Api) -> None:
     shop, ada, agnes, cyd, olga = [
@@ -923,6 +928,10 @@ async def test_a_team_works_a_conversation(api: Api) -> None:
     )
 
     async def answer() -> None:
+        page = await agnes.get(f"{BUSINESSES}/shop/conversations/{cid}/messages")
+        newest = page.json()["items"][-1]["id"]
+        r = await agnes.post(f"{BUSINESSES}/shop/conversations/{cid}/read", json={"up_to": newest})
+        assert r.status_code == 200, r.text
         r = await agnes.post(
             f"{BUSINESSES}/shop/conversations/{cid}/notes", json={"text": "@ada rates?"}
         )

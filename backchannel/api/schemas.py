@@ -612,8 +612,18 @@ class NoteOut(BaseModel):
     created_at: str | None
 
 
+class TeamMessageOut(MessageOut):
+    agent: UserOut | None = Field(None, description="The teammate who wrote it as the business.")
+
+
+class TeamConversationSummary(ConversationOut):
+    """A conversation as the team sees it: its last message says which teammate wrote it."""
+
+    last_message: TeamMessageOut | None = None
+
+
 class TeamInboxItem(BaseModel):
-    conversation: ConversationOut
+    conversation: TeamConversationSummary
     state: WorkStateOut
 
 
@@ -623,13 +633,9 @@ class TeamInboxPage(BaseModel):
 
 
 class TeamConversationOut(BaseModel):
-    conversation: ConversationOut
+    conversation: TeamConversationSummary
     state: WorkStateOut
     notes: list[NoteOut]
-
-
-class TeamMessageOut(MessageOut):
-    agent: UserOut | None = Field(None, description="The teammate who wrote it as the business.")
 
 
 class TeamMessagePage(BaseModel):

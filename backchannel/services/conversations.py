@@ -453,41 +453,48 @@ async def mark_read(core: Core, requester: Requester, pid: str, message_pid: str
     """
 
     def txn(t: WriteTxn) -> int:
-        conversation = access.conversation(t.conn, requester, pid)
-        message = access.message(t.conn, requester, conversation, message_pid)
-        if message["private_to"] is not None:
-            # Only its sender sees it: a marker moved onto it would tell others it exists.
-            return int(conversation["read_position"])
-        position = message["position"]
-        if not db.set_read_position(t.conn, conversation["id"], requester.user_id, position):
-            return max(position, int(conversation["read_position"]))
-        emit(
-            t,
-            "read.updated",
-            {"conversation_id": pid, "read_position": position, "message_id": message_pid},
-            conversation_id=conversation["id"],
-            user_id=requester.user_id,
-        )
-        # A request is read without its sender knowing; receipts start once accepted.
-        if conversation["request_state"] is None and user_db.read_receipts_on(
-            t.conn, requester.user_id
-        ):
-            emit(
-                t,
-                "receipt.updated",
-                {
-                    "conversation_id": pid,
-                    "user": requester.handle,
-                    "read_position": position,
-                    "message_id": message_pid,
-                },
-                conversation_id=conversation["id"],
-                message_position=position,  # not to members who joined after that message
-                actor_id=requester.user_id,  # not across a block
-            )
-        return position
+        return mark_read_in_txn(t, requester, pid, message_pid)[0]
 
     return await core.store.write("mark_read", txn)
+
+
+def mark_read_in_txn(
+    t: WriteTxn, requester: Requester, pid: str, message_pid: str
+) -> tuple[int, bool]:
+    """`mark_read` inside the caller's transaction: (the read position now, whether it moved)."""
+    conversation = access.conversation(t.conn, requester, pid)
+    message = access.message(t.conn, requester, conversation, message_pid)
+    if message["private_to"] is not None:
+        # Only its sender sees it: a marker moved onto it would tell others it exists.
+        return int(conversation["read_position"]), False
+    position = message["position"]
+    if not db.set_read_position(t.conn, conversation["id"], requester.user_id, position):
+        return max(position, int(conversation["read_position"])), False
+    emit(
+        t,
+        "read.updated",
+        {"conversation_id": pid, "read_position": position, "message_id": message_pid},
+        conversation_id=conversation["id"],
+        user_id=requester.user_id,
+    )
+    # A request is read without its sender knowing; receipts start once accepted.
+    if conversation["request_state"] is None and user_db.read_receipts_on(
+        t.conn, requester.user_id
+    ):
+        emit(
+            t,
+            "receipt.updated",
+            {
+                "conversation_id": pid,
+                "user": requester.handle,
+                "read_position": position,
+                "message_id": message_pid,
+            },
+            conversation_id=conversation["id"],
+            message_position=position,  # not to members who joined after that message
+            actor_id=requester.user_id,  # not across a block
+        )
+    return position, True
 
 
 def _now_ms() -> int:

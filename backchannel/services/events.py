@@ -48,6 +48,7 @@ EVENT_TYPES: dict[str, tuple[str, str]] = {
         "A conversation's working state changed: status, assignee, priority, labels.",
     ),
     "business.message_sent": ("team", "An agent replied as the business: who it was."),
+    "business.read_updated": ("team", "A teammate marked a conversation read for the team."),
     "business.note_added": ("team", "A private note was added to a conversation."),
     "business.team_updated": ("team", "Someone joined or left the team, or changed role."),
     "business.labels_updated": ("team", "The business's labels changed."),

@@ -36,6 +36,7 @@ def direct_created(t: WriteTxn, conversation_id: int, member_ids: list[int], pos
             position=position,
             now=t.now_ms,
         )
+        _announce(t, business_id, conversation_id, "new")
 
 
 def message_sent(
@@ -68,14 +69,15 @@ def message_sent(
             values.update(status="open", snoozed_until=None)
         db.update_state(t.conn, business_id, conversation["id"], **values)
         if reopened:
-            _reopened(t, business_id, conversation)
+            _announce(t, business_id, conversation["id"], "customer_replied")
 
 
-def _reopened(t: WriteTxn, business_id: int, conversation: Mapping[Any, Any]) -> None:
-    state = db.conversation_state(t.conn, business_id, conversation["pid"])
+def _announce(t: WriteTxn, business_id: int, conversation_id: int, reason: str) -> None:
+    """Tell the team a conversation entered its inbox (`new`) or reopened by itself."""
+    state = db.state_by_ids(t.conn, business_id, conversation_id)
     business = user_db.user_by_id(t.conn, business_id)
     assert state is not None and business is not None
-    labels = db.labels_for(t.conn, business_id, [conversation["id"]]).get(conversation["id"], [])
+    labels = db.labels_for(t.conn, business_id, [conversation_id]).get(conversation_id, [])
     emit(
         t,
         "business.conversation_updated",
@@ -83,9 +85,9 @@ def _reopened(t: WriteTxn, business_id: int, conversation: Mapping[Any, Any]) ->
             "business": business["handle"],
             "state": state_view(t, state, labels),
             "by": None,
-            "reason": "customer_replied",
+            "reason": reason,
         },
-        conversation_id=conversation["id"],
+        conversation_id=conversation_id,
         business_id=business_id,
     )
 

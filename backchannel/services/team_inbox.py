@@ -26,12 +26,13 @@ from backchannel.services.business import (
     handle_of,
     in_scope,
 )
-from backchannel.services.conversations import detail
+from backchannel.services.conversations import detail, mark_read_in_txn
 from backchannel.services.core import Core, Requester
 from backchannel.services.events import emit
 from backchannel.services.views import iso, user_view
 from backchannel.store import accounts as user_db
 from backchannel.store import business as db
+from backchannel.store import messages as msg_db
 from backchannel.store import workspace as workspace_db
 from backchannel.store.database import WriteTxn
 
@@ -104,7 +105,9 @@ async def inbox(
 
         def view(row: Row) -> dict[str, Any]:
             return {
-                "conversation": detail(t.conn, core.settings, as_business, row["conversation_pid"]),
+                "conversation": _with_agent(
+                    t, detail(t.conn, core.settings, as_business, row["conversation_pid"])
+                ),
                 "state": inbox_state.state_view(
                     t, row, labels.get(int(row["conversation_id"]), [])
                 ),
@@ -117,6 +120,52 @@ async def inbox(
         return page
 
     return await core.store.write("business_inbox", txn)
+
+
+def _with_agent(t: WriteTxn, conversation: dict[str, Any]) -> dict[str, Any]:
+    """The conversation with its last message's `agent` (who wrote it for the business)."""
+    last = conversation.get("last_message")
+    if last is not None:
+        message_id = msg_db.message_id(t.conn, last["id"])
+        agent = db.agents_for(t.conn, [message_id]).get(message_id)
+        conversation["last_message"] = {**last, "agent": user_view(agent) if agent else None}
+    return conversation
+
+
+async def mark_read(
+    core: Core, requester: Requester, handle: str, conversation_pid: str, message_pid: str
+) -> int:
+    """Move the business's read marker (for the whole team) up to a message; the customer
+    sees "Seen" as from the business, if both share read receipts. Returns the position."""
+
+    def txn(t: WriteTxn) -> int:
+        team = gate(t, requester, handle, "reply")
+        state = conversation_gate(t, team, requester, conversation_pid)
+        as_business = acting(t, core, team, requester)
+        position, moved = mark_read_in_txn(t, as_business, conversation_pid, message_pid)
+        if moved:
+            audit_in_txn(
+                t,
+                team,
+                requester,
+                "conversation.marked_read",
+                conversation_id=int(state["conversation_id"]),
+            )
+            emit(
+                t,
+                "business.read_updated",
+                {
+                    "business": team.business["handle"],
+                    "conversation_id": conversation_pid,
+                    "read_position": position,
+                    "by": user_view_of(t, requester.user_id),
+                },
+                conversation_id=int(state["conversation_id"]),
+                business_id=team.business["id"],
+            )
+        return position
+
+    return await core.store.write("business_mark_read", txn)
 
 
 async def get_conversation(
@@ -133,7 +182,9 @@ async def get_conversation(
         labels = db.labels_for(t.conn, team.business["id"], [conversation_id])
         audit_in_txn(t, team, requester, "conversation.read", conversation_id=conversation_id)
         return {
-            "conversation": detail(t.conn, core.settings, as_business, conversation_pid),
+            "conversation": _with_agent(
+                t, detail(t.conn, core.settings, as_business, conversation_pid)
+            ),
             "state": inbox_state.state_view(t, state, labels.get(conversation_id, [])),
             "notes": [
                 _note_view(n) for n in db.notes_for(t.conn, team.business["id"], conversation_id)

@@ -257,6 +257,21 @@ def states_of_customer(conn: Connection, business_id: int, customer_id: int) -> 
     )
 
 
+def state_by_ids(conn: Connection, business_id: int, conversation_id: int) -> RowMapping | None:
+    return (
+        conn.execute(
+            select(*STATE_COLUMNS)
+            .join(conversations, conversations.c.id == business_conversations.c.conversation_id)
+            .where(
+                business_conversations.c.business_id == business_id,
+                business_conversations.c.conversation_id == conversation_id,
+            )
+        )
+        .mappings()
+        .first()
+    )
+
+
 def conversation_state(
     conn: Connection, business_id: int, conversation_pid: str
 ) -> RowMapping | None:

@@ -174,6 +174,15 @@ async def reply(
     return json(view, 201 if created else 200)
 
 
+@router.post(B + "/conversations/{conversation_id}/read", response_model=s.ReadOut)
+async def mark_read(
+    handle: str, conversation_id: str, body: s.ReadIn, core: CoreDep, me: RequesterDep
+) -> Response:
+    """Mark it read for the team, up to a message (the customer may see "Seen")."""
+    position = await team_inbox.mark_read(core, me, handle, conversation_id, body.up_to)
+    return json({"read_position": position})
+
+
 @router.post(
     B + "/conversations/{conversation_id}/notes", status_code=201, response_model=s.NoteOut
 )
