@@ -6,6 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# Test processes: one per CPU; each test file stays in one (some share a Redis or an order).
+TEST_WORKERS ?= auto
 
 .PHONY: run demo test lint format bench migrate clean docs screenshots
 
@@ -32,7 +34,7 @@ migrate: $(VENV)/.installed
 	$(BIN)/backchannel migrate --data-dir var
 
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Retake docs/screenshots/ from the browser tests (needs Chromium).
 screenshots: $(VENV)/.installed-dev

@@ -667,3 +667,90 @@ async def test_the_team_marks_read_and_sees_new_conversations_and_writers(api: A
     await agent.post(f"{B}/shop/conversations/{cid}/messages", json={"text": "Yes!"})
     last = (await inbox(admin, shop))["items"][0]["conversation"]["last_message"]
     assert last["text"] == "Yes!" and last["agent"]["handle"] == "agnes"
+
+
+async def test_business_hours_welcome_and_away_messages(api: Api) -> None:
+    shop, admin, agent, viewer, customer = await shop_with_team(api)
+    r = await viewer.patch(f"{B}/shop/settings", json={"welcome_message": "hi"})
+    assert r.status_code == 403
+    r = await admin.patch(f"{B}/shop/settings", json={"hours": {"week": {"mon": [["9:00", "5"]]}}})
+    assert r.status_code == 400 and code(r) == "invalid_request"
+    # open now: every day, all day; a welcome on the first message only
+    always = {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    r = await admin.patch(
+        f"{B}/shop/settings",
+        json={
+            "timezone": "Pacific/Auckland",
+            "hours": {"week": always},
+            "welcome_message": "Welcome to Shop! We answer within a day.",
+            "away_message": "We're closed now; we'll answer when we open.",
+        },
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["open_now"] is True and r.json()["timezone"] == "Pacific/Auckland"
+    cid = await customer.direct(shop)
+    admin_since = await token(admin)
+    await customer.send(cid, "hello")
+    await customer.send(cid, "anyone?")
+    texts = [
+        m["text"]
+        for m in (await customer.get(f"/api/v1/conversations/{cid}/messages")).json()["items"]
+    ]
+    assert texts == ["hello", "Welcome to Shop! We answer within a day.", "anyone?"]
+    team = (await admin.get(f"{B}/shop/conversations/{cid}/messages")).json()["items"]
+    assert [(m["automation"], m["agent"]) for m in team] == [
+        (None, None),
+        ("welcome", None),
+        (None, None),
+    ]
+    got, _ = await events(admin, admin_since)
+    sent = [e["data"] for e in got if e["type"] == "business.message_sent"]
+    assert sent == [
+        {
+            "conversation_id": cid,
+            "message_id": team[1]["id"],
+            "agent": None,
+            "automation": "welcome",
+        }
+    ]
+    # the automatic answer does not end the customer's wait
+    state = (await inbox(agent, shop))["items"][0]["state"]
+    assert state["waiting_since"] is not None
+    # closed (no hours on any day): the away message, once for this closure
+    r = await admin.patch(f"{B}/shop/settings", json={"hours": {"week": {}, "holidays": []}})
+    assert r.json()["open_now"] is False and r.json()["next_open"] is None
+    await customer.send(cid, "are you there?")
+    await customer.send(cid, "hello??")
+    texts = [
+        m["text"]
+        for m in (await customer.get(f"/api/v1/conversations/{cid}/messages")).json()["items"]
+    ]
+    assert texts[-3:] == [
+        "are you there?",
+        "We're closed now; we'll answer when we open.",
+        "hello??",
+    ]
+    # always open again (hours null): no away message
+    r = await admin.patch(f"{B}/shop/settings", json={"hours": None})
+    assert r.json()["open_now"] is True and r.json()["hours"] is None
+    await customer.send(cid, "ok")
+    texts = [
+        m["text"]
+        for m in (await customer.get(f"/api/v1/conversations/{cid}/messages")).json()["items"]
+    ]
+    assert texts[-1] == "ok"
+    # a request to the business gets no automatic answer (it would accept it)
+    r = await shop.patch(
+        "/api/v1/me/settings", json={"dm_inbox": "following", "dm_requests": "everyone"}
+    )
+    assert r.status_code == 200, r.text
+    stranger = await api.register("stranger")
+    cid2 = await stranger.direct(shop)
+    await stranger.send(cid2, "hi shop")
+    texts = [
+        m["text"]
+        for m in (await stranger.get(f"/api/v1/conversations/{cid2}/messages")).json()["items"]
+    ]
+    assert texts == ["hi shop"]
+    settings = (await viewer.get(f"{B}/shop/settings")).json()
+    assert settings["welcome_message"].startswith("Welcome") and settings["open_now"] is True

@@ -37,6 +37,10 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
     monkeypatch.setenv("BACKCHANNEL_ARGON2_TIME_COST", "1")
     monkeypatch.setenv("BACKCHANNEL_ARGON2_MEMORY_KIB", "64")
     monkeypatch.setenv("COLUMNS", "200")
+    # the CLI's console was made at import, perhaps without a terminal (a test worker): wide
+    from backchannel import cli as cli_module
+
+    monkeypatch.setattr(cli_module.console, "width", 200)
     yield CliRunner()
 
 

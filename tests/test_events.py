@@ -849,14 +849,14 @@ def apply_team_event(state: State, event: dict[str, Any], business: dict[str, st
     elif kind == "business.message_sent":
         rows = state["messages"][data["conversation_id"]]
         index = [row[0] for row in rows].index(data["message_id"])
-        rows[index] = (*rows[index][:2], data["agent"]["handle"])
+        rows[index] = (*rows[index][:2], (data["agent"] or {}).get("handle"))
     elif kind == "message.created":
         message = data["message"]
         cid = message["conversation_id"]
         work = state["states"].get(cid)
         if work is None:
             return  # a conversation the client does not list yet: it fetches it when told
-        state["messages"][cid].append((message["id"], message["text"], None))
+        state["messages"].setdefault(cid, []).append((message["id"], message["text"], None))
         work["last_message_at"] = message["created_at"]
         if message["sender"]["id"] == business["id"]:
             work["waiting_since"] = None

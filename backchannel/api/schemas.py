@@ -614,6 +614,9 @@ class NoteOut(BaseModel):
 
 class TeamMessageOut(MessageOut):
     agent: UserOut | None = Field(None, description="The teammate who wrote it as the business.")
+    automation: Literal["welcome", "away"] | None = Field(
+        None, description="Sent by the business's automation, not a teammate."
+    )
 
 
 class TeamConversationSummary(ConversationOut):
@@ -718,3 +721,26 @@ class ContactOut(BaseModel):
     notes: str | None
     attributes: dict[str, str]
     conversations: list[WorkStateOut]
+
+
+class HoursIn(In):
+    week: dict[str, list[list[str]]] = Field(
+        default_factory=dict, description='Per day ("mon"…"sun"): [["09:00", "17:00"], …].'
+    )
+    holidays: list[str] = Field(default_factory=list, max_length=366, description="YYYY-MM-DD")
+
+
+class BusinessSettingsPatch(In):
+    timezone: str | None = Field(None, max_length=64)
+    hours: HoursIn | None = Field(None, description="Null: always open.")
+    welcome_message: str | None = Field(None, max_length=2000)
+    away_message: str | None = Field(None, max_length=2000)
+
+
+class BusinessSettingsOut(BaseModel):
+    timezone: str
+    hours: dict[str, Any] | None
+    welcome_message: str | None = Field(description="Sent on a customer's first message.")
+    away_message: str | None = Field(description="Sent outside business hours, once a closure.")
+    open_now: bool
+    next_open: str | None

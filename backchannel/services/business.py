@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,9 +21,10 @@ import orjson
 
 from backchannel.domain import accounts as account_rules
 from backchannel.domain import business as rules
+from backchannel.domain import hours
 from backchannel.domain import limits as limit_rules
 from backchannel.errors import BackchannelError
-from backchannel.services import pagination
+from backchannel.services import inbox_state, pagination
 from backchannel.services.core import Core, Requester
 from backchannel.services.events import emit
 from backchannel.services.views import iso, user_view
@@ -398,3 +400,80 @@ def _audit_view(row: Row) -> dict[str, Any]:
         "detail": orjson.loads(row["detail"]) if row["detail"] else {},
         "at": iso(row["at"]),
     }
+
+
+# --- settings: business hours, welcome and away messages ----------------------------------
+
+AUTO_TEXT_MAX = 1000
+
+
+def _settings_view(t: ReadTxn | WriteTxn, business_id: int) -> dict[str, Any]:
+    row = db.business(t.conn, business_id)
+    assert row is not None
+    schedule = inbox_state.schedule_of(row)
+    now = datetime.fromtimestamp(t.now_ms / 1000, UTC)
+    opening = hours.next_open(schedule, now)
+    view = None
+    if schedule is not None:
+        full = schedule.view()
+        view = {"week": full["week"], "holidays": full["holidays"]}
+    return {
+        "timezone": row["timezone"],
+        "hours": view,
+        "welcome_message": row["welcome_text"],
+        "away_message": row["away_text"],
+        "open_now": hours.is_open(schedule, now),
+        "next_open": None if opening is None else iso(int(opening.timestamp() * 1000)),
+    }
+
+
+async def get_settings(core: Core, requester: Requester, handle: str) -> dict[str, Any]:
+    def txn(t: WriteTxn) -> dict[str, Any]:
+        team = gate(t, requester, handle, "read")
+        return _settings_view(t, int(team.business["id"]))
+
+    return await core.store.write("business_settings", txn)
+
+
+def _auto_text(raw: str | None) -> str | None:
+    text = (raw or "").strip()
+    if not text:
+        return None
+    if len(text) > AUTO_TEXT_MAX:
+        raise BackchannelError("invalid_request", f"At most {AUTO_TEXT_MAX} characters.")
+    return text
+
+
+async def update_settings(
+    core: Core, requester: Requester, handle: str, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """Change the time zone, the weekly hours and holidays (null: always open), the welcome
+    message (a customer's first message) and the away message (outside hours)."""
+    values: dict[str, Any] = {}
+    if "timezone" in changes:
+        values["timezone"] = _check_timezone(changes["timezone"] or "UTC")
+    if "welcome_message" in changes:
+        values["welcome_text"] = _auto_text(changes["welcome_message"])
+    if "away_message" in changes:
+        values["away_text"] = _auto_text(changes["away_message"])
+
+    def txn(t: WriteTxn) -> dict[str, Any]:
+        team = gate(t, requester, handle, "manage_settings")
+        business_id = int(team.business["id"])
+        if "hours" in changes:
+            raw = changes["hours"]
+            if raw is None:
+                values["hours"] = None
+            else:
+                zone = values.get("timezone") or db.business(t.conn, business_id)["timezone"]  # type: ignore[index]
+                parsed = hours.parse({**raw, "timezone": zone}).view()
+                values["hours"] = orjson.dumps(
+                    {"week": parsed["week"], "holidays": parsed["holidays"]}
+                ).decode()
+        if not values:
+            raise BackchannelError("invalid_request", "Nothing to change.")
+        db.update_business(t.conn, business_id, **values)
+        audit_in_txn(t, team, requester, "settings.updated", changed=sorted(changes))
+        return _settings_view(t, business_id)
+
+    return await core.store.write("business_update_settings", txn)

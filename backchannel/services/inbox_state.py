@@ -9,13 +9,18 @@ it without importing the business use cases (which call them).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
+from backchannel.domain import hours
 from backchannel.services.core import Requester
 from backchannel.services.events import emit
 from backchannel.services.views import iso, user_view
 from backchannel.store import accounts as user_db
 from backchannel.store import business as db
+from backchannel.store import conversations as conv_db
 from backchannel.store import messages as msg_db
 from backchannel.store import workspace as workspace_db
 from backchannel.store.database import WriteTxn
@@ -70,6 +75,85 @@ def message_sent(
         db.update_state(t.conn, business_id, conversation["id"], **values)
         if reopened:
             _announce(t, business_id, conversation["id"], "customer_replied")
+
+
+AWAY_AGAIN_AFTER_OPEN_S = 0  # a new closure (the business was open since) sends it again
+
+
+def automate(t: WriteTxn, conversation: Mapping[Any, Any], requester: Requester) -> None:
+    """After a customer's message: the business's welcome text on their first message, its
+    away text when it is closed (once per closure). Not in a request the business has not
+    accepted (an answer would accept it), and never in answer to the business itself."""
+    from backchannel.services.messages import send_automated_in_txn
+
+    for state in db.states_of_conversation(t.conn, conversation["id"]):
+        business_id = int(state["business_id"])
+        if requester.user_id == business_id:
+            continue
+        business = db.business(t.conn, business_id)
+        account = user_db.user_by_id(t.conn, business_id)
+        if business is None or account is None or account["deactivated_at"] is not None:
+            continue
+        if not (business["welcome_text"] or business["away_text"]):
+            continue
+        own = conv_db.conversation_for_member(t.conn, conversation["pid"], business_id)
+        if own is None or own["request_state"] is not None:
+            continue
+        now = datetime.fromtimestamp(t.now_ms / 1000, UTC)
+        texts = []
+        if business["welcome_text"] and _first_from_customer(t, conversation["id"], business_id):
+            texts.append(("welcome", business["welcome_text"]))
+        schedule = schedule_of(business)
+        if business["away_text"] and not hours.is_open(schedule, now):
+            sent = state["away_sent_at"]
+            since = None if sent is None else datetime.fromtimestamp(sent / 1000, UTC)
+            if since is None or hours.open_seconds(schedule, since, now) > AWAY_AGAIN_AFTER_OPEN_S:
+                texts.append(("away", business["away_text"]))
+                db.update_state(t.conn, business_id, conversation["id"], away_sent_at=t.now_ms)
+        if not texts:
+            continue
+        as_business = Requester(
+            business_id,
+            str(account["pid"]),
+            str(account["handle"]),
+            None,
+            str(account["display_name"]),
+        )
+        for automation, text in texts:
+            view = send_automated_in_txn(t, as_business, conversation, text)
+            message_id = msg_db.message_id(t.conn, view["id"])
+            db.record_agent(
+                t.conn,
+                message_id=message_id,
+                business_id=business_id,
+                agent_id=None,
+                automation=automation,
+            )
+            emit(
+                t,
+                "business.message_sent",
+                {
+                    "conversation_id": conversation["pid"],
+                    "message_id": view["id"],
+                    "agent": None,
+                    "automation": automation,
+                },
+                conversation_id=conversation["id"],
+                business_id=business_id,
+            )
+        # The automation does not answer for the team: the customer still waits.
+        _announce(t, business_id, int(conversation["id"]), "automation")
+
+
+def schedule_of(business: Mapping[Any, Any]) -> hours.Schedule | None:
+    """A business's hours (its time zone's), or None: always open."""
+    if not business["hours"]:
+        return None
+    return hours.parse({**orjson.loads(business["hours"]), "timezone": business["timezone"]})
+
+
+def _first_from_customer(t: WriteTxn, conversation_id: int, business_id: int) -> bool:
+    return msg_db.count_from_others(t.conn, conversation_id, business_id, limit=2) == 1
 
 
 def _announce(t: WriteTxn, business_id: int, conversation_id: int, reason: str) -> None:
@@ -137,6 +221,7 @@ def _attribute(
             "conversation_id": conversation["pid"],
             "message_id": view["id"],
             "agent": user_view(agent) if agent is not None else None,
+            "automation": None,
         },
         conversation_id=conversation["id"],
         business_id=business_id,

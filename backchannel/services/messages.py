@@ -164,6 +164,7 @@ def _send_in_txn(
         previews.after_send(t, core, requester, view)  # requests carry no previews
     if private_to is None and conversation["business"]:
         inbox_state.message_sent(t, conversation, requester, view)
+        inbox_state.automate(t, conversation, requester)
     if verdict is not None and _worth_a_flag(verdict):
         moderation.file_flag_in_txn(
             t,
@@ -326,6 +327,15 @@ def _insert(
     if private_to is None:
         conv_db.touch(t.conn, conversation["id"], position=position, at=t.now_ms)
     return view
+
+
+def send_automated_in_txn(
+    t: WriteTxn, requester: Requester, conversation: Mapping[Any, Any], text: str
+) -> dict[str, Any]:
+    """A message the sender's own automation sends (a business's welcome or away text,
+    configured by its owners): inserted and announced like any, without the spam checks
+    and limits that guard what people type. Returns its view."""
+    return _insert(t, requester, conversation, text=text, txn_id=None, reply=None)
 
 
 async def history(

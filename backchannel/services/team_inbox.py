@@ -127,9 +127,21 @@ def _with_agent(t: WriteTxn, conversation: dict[str, Any]) -> dict[str, Any]:
     last = conversation.get("last_message")
     if last is not None:
         message_id = msg_db.message_id(t.conn, last["id"])
-        agent = db.agents_for(t.conn, [message_id]).get(message_id)
-        conversation["last_message"] = {**last, "agent": user_view(agent) if agent else None}
+        conversation["last_message"] = {
+            **last,
+            **_writer(db.agents_for(t.conn, [message_id]).get(message_id)),
+        }
     return conversation
+
+
+def _writer(row: Row | None) -> dict[str, Any]:
+    """`agent` (the teammate) and `automation` (welcome, away) of a business's message."""
+    if row is None:
+        return {"agent": None, "automation": None}
+    return {
+        "agent": user_view(row) if row["pid"] is not None else None,
+        "automation": row["automation"],
+    }
 
 
 async def mark_read(
@@ -228,8 +240,7 @@ async def history(
         )
         agents = db.agents_for(t.conn, [int(row["id"]) for row in rows])
         for row, item in zip(rows, page["items"], strict=True):
-            agent = agents.get(int(row["id"]))
-            item["agent"] = user_view(agent) if agent is not None else None
+            item.update(_writer(agents.get(int(row["id"]))))
         audit_in_txn(
             t, team, requester, "messages.read", conversation_id=int(state["conversation_id"])
         )

@@ -53,6 +53,7 @@ STATE_COLUMNS = (
     business_conversations.c.updated_at,
     business_conversations.c.waiting_since,
     business_conversations.c.last_message_at,
+    business_conversations.c.away_sent_at,
     conversations.c.pid.label("conversation_pid"),
 )
 
@@ -68,6 +69,10 @@ def business(conn: Connection, user_id: int) -> RowMapping | None:
     return (
         conn.execute(select(businesses).where(businesses.c.user_id == user_id)).mappings().first()
     )
+
+
+def update_business(conn: Connection, user_id: int, **values: Any) -> None:
+    conn.execute(update(businesses).where(businesses.c.user_id == user_id).values(**values))
 
 
 def business_ids(conn: Connection, user_ids: Iterable[int]) -> set[int]:
@@ -547,27 +552,39 @@ def notes_for(conn: Connection, business_id: int, conversation_id: int) -> list[
     )
 
 
-def record_agent(conn: Connection, *, message_id: int, business_id: int, agent_id: int) -> None:
+def record_agent(
+    conn: Connection,
+    *,
+    message_id: int,
+    business_id: int,
+    agent_id: int | None,
+    automation: str | None = None,
+) -> None:
     conn.execute(
         insert(business_message_agents).values(
-            message_id=message_id, business_id=business_id, agent_id=agent_id
+            message_id=message_id,
+            business_id=business_id,
+            agent_id=agent_id,
+            automation=automation,
         )
     )
 
 
 def agents_for(conn: Connection, message_ids: list[int]) -> dict[int, RowMapping]:
-    """message id -> the agent (a user row's public fields) who wrote it as the business."""
+    """message id -> the agent (a user row's public fields; `pid` NULL for an automation,
+    named in `automation`) who wrote it as the business."""
     if not message_ids:
         return {}
     rows = conn.execute(
         select(
             business_message_agents.c.message_id,
+            business_message_agents.c.automation,
             users.c.pid,
             users.c.handle,
             users.c.display_name,
             users.c.deactivated_at,
         )
-        .join(users, users.c.id == business_message_agents.c.agent_id)
+        .outerjoin(users, users.c.id == business_message_agents.c.agent_id)
         .where(business_message_agents.c.message_id.in_(message_ids))
     ).mappings()
     return {int(row["message_id"]): row for row in rows}

@@ -325,3 +325,14 @@ def message_by_pid(conn: Connection, pid: str) -> RowMapping | None:
 
 def set_preview(conn: Connection, message_id: int, preview: str) -> None:
     conn.execute(update(messages).where(messages.c.id == message_id).values(preview=preview))
+
+
+def count_from_others(conn: Connection, conversation_id: int, user_id: int, *, limit: int) -> int:
+    """How many messages (up to `limit`) others than `user_id` sent in a conversation,
+    their held ones included (a first message is first even if the filters held it)."""
+    rows = conn.execute(
+        select(messages.c.id)
+        .where(messages.c.conversation_id == conversation_id, messages.c.sender_id != user_id)
+        .limit(limit)
+    ).all()
+    return len(rows)

@@ -350,6 +350,9 @@ businesses = Table(
     Column("user_id", ForeignKey("users.id"), primary_key=True),
     Column("created_at", BigInteger, nullable=False),
     Column("timezone", String(64), nullable=False, server_default="UTC"),
+    Column("hours", Text, nullable=True),  # JSON schedule (domain/hours.py); NULL: always open
+    Column("welcome_text", Text, nullable=True),  # sent on a customer's first message
+    Column("away_text", Text, nullable=True),  # sent outside business hours
 )
 
 # Who works a business's inbox, as spans like member_spans: a removal closes the row
@@ -411,6 +414,7 @@ business_conversations = Table(
     # Since when the customer has waited for an answer (NULL: answered, or nothing asked).
     Column("waiting_since", BigInteger, nullable=True),
     Column("last_message_at", BigInteger, nullable=True),
+    Column("away_sent_at", BigInteger, nullable=True),  # the away message, once per closure
     Index("ix_business_conversations_conversation", "conversation_id"),
     Index("ix_business_conversations_status", "business_id", "status", "last_message_at"),
     Index("ix_business_conversations_assignee", "business_id", "assignee_id"),
@@ -453,13 +457,15 @@ business_notes = Table(
     Index("ix_business_notes_conversation", "business_id", "conversation_id", "created_at"),
 )
 
-# Which agent wrote a message the business sent (the customer sees the business only).
+# Which agent wrote a message the business sent (the customer sees the business only), or
+# which automation sent it (`welcome`, `away`; the agent is then NULL).
 business_message_agents = Table(
     "business_message_agents",
     metadata,
     Column("message_id", ForeignKey("messages.id"), primary_key=True),
     Column("business_id", ForeignKey("users.id"), nullable=False),
-    Column("agent_id", ForeignKey("users.id"), nullable=False),
+    Column("agent_id", ForeignKey("users.id"), nullable=True),
+    Column("automation", String(16), nullable=True),
 )
 
 # Saved replies ("canned responses"): a shortcut, a title, and text with variables

@@ -39,6 +39,20 @@ async def get(handle: str, core: CoreDep, me: RequesterDep) -> Response:
     return json(await business.get_business(core, me, handle))
 
 
+@router.get(B + "/settings", response_model=s.BusinessSettingsOut)
+async def settings(handle: str, core: CoreDep, me: RequesterDep) -> Response:
+    """Business hours (open now? next opening), the welcome and the away message."""
+    return json(await business.get_settings(core, me, handle))
+
+
+@router.patch(B + "/settings", response_model=s.BusinessSettingsOut)
+async def update_settings(
+    handle: str, body: s.BusinessSettingsPatch, core: CoreDep, me: RequesterDep
+) -> Response:
+    changes = body.model_dump(include=body.model_fields_set)
+    return json(await business.update_settings(core, me, handle, changes))
+
+
 @router.get(B + "/members", response_model=s.TeamMemberList)
 async def members(handle: str, core: CoreDep, me: RequesterDep) -> Response:
     return json(await business.team_members(core, me, handle))

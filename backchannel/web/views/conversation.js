@@ -75,6 +75,7 @@ export function initConversation() {
 
 /** Open a conversation: show the pane, load its newest page, mark it read. */
 export async function openConversation(id) {
+  const focused = document.activeElement;
   if (state.openId !== id) { stopTyping(); clearAttachments(); clearBanner(); closeForward(); closeMenu(); resetTools(); }
   state.openId = id;
   state.messages.clear();
@@ -112,7 +113,10 @@ export async function openConversation(id) {
   } catch (err) {
     if (state.openId === id) byId("composer-error").textContent = err.message;
   }
-  byId("composer").focus();
+  // Into the composer — unless the person moved on while the history loaded.
+  if (document.activeElement === focused || document.activeElement === document.body) {
+    byId("composer").focus();
+  }
 }
 
 /** Close the pane (the back button on narrow screens). */

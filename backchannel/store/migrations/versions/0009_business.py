@@ -30,6 +30,9 @@ def upgrade() -> None:
         sa.Column("user_id", PK, sa.ForeignKey("users.id"), primary_key=True),
         sa.Column("created_at", sa.BigInteger, nullable=False),
         sa.Column("timezone", sa.String(64), nullable=False, server_default="UTC"),
+        sa.Column("hours", sa.Text, nullable=True),
+        sa.Column("welcome_text", sa.Text, nullable=True),
+        sa.Column("away_text", sa.Text, nullable=True),
     )
     op.create_table(
         "business_members",
@@ -79,6 +82,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.BigInteger, nullable=False),
         sa.Column("waiting_since", sa.BigInteger, nullable=True),
         sa.Column("last_message_at", sa.BigInteger, nullable=True),
+        sa.Column("away_sent_at", sa.BigInteger, nullable=True),
     )
     op.create_index(
         "ix_business_conversations_conversation", "business_conversations", ["conversation_id"]
@@ -133,7 +137,8 @@ def upgrade() -> None:
         "business_message_agents",
         sa.Column("message_id", PK, sa.ForeignKey("messages.id"), primary_key=True),
         _user("business_id"),
-        _user("agent_id"),
+        _user("agent_id", nullable=True),
+        sa.Column("automation", sa.String(16), nullable=True),
     )
     op.create_table(
         "business_saved_replies",
