@@ -10,7 +10,7 @@ from starlette.responses import Response
 from backchannel.api import schemas as s
 from backchannel.api.deps import CoreDep, RequesterDep
 from backchannel.api.responses import json, no_content
-from backchannel.domain import messages as message_rules
+from backchannel.api.routes.messages import content_of
 from backchannel.services import business, team_inbox, workspace
 
 router = APIRouter(prefix="/api/v1", tags=["business"])
@@ -165,16 +165,7 @@ async def reply(
     handle: str, conversation_id: str, body: s.MessageIn, core: CoreDep, me: RequesterDep
 ) -> Response:
     """Reply as the business (the customer sees the business; the team, you)."""
-    content = None
-    if body.media or body.location or body.profile or body.post:
-        content = message_rules.check_content(
-            text=body.text,
-            max_length=core.settings.max_message_length,
-            media=body.media,
-            location=None if body.location is None else body.location.model_dump(),
-            profile=body.profile,
-            post=None if body.post is None else body.post.model_dump(),
-        )
+    content = content_of(body, core.settings.max_message_length)
     view, created = await team_inbox.reply(
         core,
         me,

@@ -26,16 +26,7 @@ async def send(
     """Send a message — text, attachments (`media` ids from POST /api/v1/media), a
     `location`, a shared `profile` or `post`. Repeat a `txn_id` to retry safely: 200 with
     the original."""
-    content = None
-    if body.media or body.location or body.profile or body.post:
-        content = message_rules.check_content(
-            text=body.text,
-            max_length=core.settings.max_message_length,
-            media=body.media,
-            location=None if body.location is None else body.location.model_dump(),
-            profile=body.profile,
-            post=None if body.post is None else body.post.model_dump(),
-        )
+    content = content_of(body, core.settings.max_message_length)
     view, created = await messages.send_message(
         core,
         me,
@@ -132,3 +123,17 @@ async def remove_preview(
     """Remove your message's link preview (also before it is built)."""
     await previews.remove(core, me, conversation_id, message_id)
     return no_content()
+
+
+def content_of(body: s.MessageIn, max_length: int) -> message_rules.Content | None:
+    """A send's rich content, checked (None for plain text): also a business's reply."""
+    if not (body.media or body.location or body.profile or body.post):
+        return None
+    return message_rules.check_content(
+        text=body.text,
+        max_length=max_length,
+        media=body.media,
+        location=None if body.location is None else body.location.model_dump(),
+        profile=body.profile,
+        post=None if body.post is None else body.post.model_dump(),
+    )
