@@ -38,6 +38,7 @@ from backchannel.broker.local import LocalBroker
 from backchannel.broker.redis import RedisBroker
 from backchannel.config import Settings
 from backchannel.domain import media as media_rules
+from backchannel.jobs.runner import JobRunner
 from backchannel.media import build_media_store
 from backchannel.observability import Metrics
 from backchannel.previews import PreviewFetcher
@@ -123,6 +124,10 @@ def create_app(settings: Settings) -> FastAPI:
             store.on_prefetched = fanout.offer
         fanout.start()
         sweeper = asyncio.get_running_loop().create_task(_sweep_media(core))
+        runner = JobRunner(core)
+        core.jobs = runner
+        if settings.jobs_enabled:
+            runner.start()
         metrics.stream_sockets.set_function(lambda: fanout.connections)
         app.state.core = core
         app.state.fanout = fanout
@@ -139,6 +144,7 @@ def create_app(settings: Settings) -> FastAPI:
             core.broker.wake_all()
             await fanout.close(CLOSE_SERVICE_RESTART)
             sweeper.cancel()
+            await runner.close()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
             if core.background:

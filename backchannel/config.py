@@ -520,6 +520,35 @@ class Settings(BaseSettings):
         description="How often each node looks for uploads to delete.",
     )
 
+    # --- jobs ---------------------------------------------------------------------------
+    jobs_enabled: bool = Field(
+        True,
+        description="Run due jobs (snooze endings, webhook deliveries, scheduled sends) in "
+        "this process. At scale, any number of nodes may run them; turn it off on nodes that "
+        "should only serve requests.",
+    )
+    jobs_poll_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="How often a node looks for due jobs that another node enqueued (its own "
+        "wake it at once).",
+    )
+    jobs_concurrency: int = Field(
+        8, ge=1, description="How many jobs one node runs at once (webhook deliveries wait)."
+    )
+    jobs_lease_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="How long a node holds a job it took; if it dies, another node runs the "
+        "job after this.",
+    )
+    jobs_max_attempts: int = Field(
+        10,
+        ge=1,
+        description="Attempts before a failing job is kept as failed (retried with "
+        "exponential backoff and jitter in between, from 5 s up to 6 h).",
+    )
+
     # --- link previews ---------------------------------------------------------------
     link_previews: bool = Field(
         True,

@@ -83,6 +83,20 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30),
             registry=self.registry,
         )
+        self.jobs = Counter(
+            "backchannel_jobs_total",
+            "Jobs run, by kind and outcome (done, error: retried later, retry: asked to, "
+            "failed: given up).",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+        self.job_seconds = Histogram(
+            "backchannel_job_seconds",
+            "How long job handlers ran, by kind.",
+            ["kind"],
+            buckets=(0.005, 0.025, 0.1, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
         self.messages_sent = Counter(
             "backchannel_messages_sent_total",
             "Messages accepted and stored.",

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
 
@@ -21,6 +21,9 @@ from backchannel.previews import PreviewFetcher
 from backchannel.ratelimit import RateLimiter
 from backchannel.ratelimit.local import LocalLimiter
 from backchannel.store.database import Store
+
+if TYPE_CHECKING:
+    from backchannel.jobs.runner import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,8 @@ class Core:
     media: MediaStore | None = None
     # Fetches link previews (backchannel/previews); app.py builds it.
     previews: PreviewFetcher | None = None
+    # Runs due jobs (backchannel/jobs/runner.py); app.py builds it.
+    jobs: JobRunner | None = None
     # The spam and phishing checks (domain/spam.py); None when `spam_filter` is off.
     spam: SpamFilter | None = field(init=False, default=None)
 

@@ -14,8 +14,10 @@ from typing import Any
 
 import orjson
 
+from backchannel import jobs
 from backchannel.domain import hours
-from backchannel.services.core import Requester
+from backchannel.services import inbox_hooks
+from backchannel.services.core import Core, Requester
 from backchannel.services.events import emit
 from backchannel.services.views import iso, user_view
 from backchannel.store import accounts as user_db
@@ -42,6 +44,7 @@ def direct_created(t: WriteTxn, conversation_id: int, member_ids: list[int], pos
             now=t.now_ms,
         )
         _announce(t, business_id, conversation_id, "new")
+        inbox_hooks.conversation_created(t, business_id, conversation_id)
 
 
 def message_sent(
@@ -52,8 +55,9 @@ def message_sent(
     snoozed conversation reopens. From the business: nobody waits; an agent's reply is
     attributed to them, for the team only."""
     now = t.now_ms
+    answered_by: list[int] = []
     for state in db.states_of_conversation(t.conn, conversation["id"]):
-        business_id = state["business_id"]
+        business_id = int(state["business_id"])
         if requester.user_id == business_id:
             db.update_state(
                 t.conn,
@@ -65,16 +69,34 @@ def message_sent(
             )
             if requester.agent_id is not None:
                 _attribute(t, business_id, conversation, requester.agent_id, view)
+            inbox_hooks.business_message(
+                t,
+                business_id,
+                conversation,
+                view,
+                agent_id=requester.agent_id,
+                automation_kind=None,
+            )
             continue
         values: dict[str, Any] = {"last_message_at": now, "updated_at": now}
         if state["waiting_since"] is None:
             values["waiting_since"] = now
-        reopened = state["status"] != "open"
-        if reopened:
-            values.update(status="open", snoozed_until=None)
         db.update_state(t.conn, business_id, conversation["id"], **values)
-        if reopened:
-            _announce(t, business_id, conversation["id"], "customer_replied")
+        if state["status"] != "open":
+            change_state(
+                t,
+                business_id,
+                int(conversation["id"]),
+                by=None,
+                reason="customer_replied",
+                status="open",
+                snoozed_until=None,
+            )
+        answered_by.append(business_id)
+    if answered_by:
+        automate(t, conversation, requester)
+    for business_id in answered_by:
+        inbox_hooks.customer_message(t, business_id, conversation, view)
 
 
 AWAY_AGAIN_AFTER_OPEN_S = 0  # a new closure (the business was open since) sends it again
@@ -84,8 +106,6 @@ def automate(t: WriteTxn, conversation: Mapping[Any, Any], requester: Requester)
     """After a customer's message: the business's welcome text on their first message, its
     away text when it is closed (once per closure). Not in a request the business has not
     accepted (an answer would accept it), and never in answer to the business itself."""
-    from backchannel.services.messages import send_automated_in_txn
-
     for state in db.states_of_conversation(t.conn, conversation["id"]):
         business_id = int(state["business_id"])
         if requester.user_id == business_id:
@@ -112,37 +132,118 @@ def automate(t: WriteTxn, conversation: Mapping[Any, Any], requester: Requester)
                 db.update_state(t.conn, business_id, conversation["id"], away_sent_at=t.now_ms)
         if not texts:
             continue
-        as_business = Requester(
-            business_id,
-            str(account["pid"]),
-            str(account["handle"]),
-            None,
-            str(account["display_name"]),
-        )
         for automation, text in texts:
-            view = send_automated_in_txn(t, as_business, conversation, text)
-            message_id = msg_db.message_id(t.conn, view["id"])
-            db.record_agent(
-                t.conn,
-                message_id=message_id,
-                business_id=business_id,
-                agent_id=None,
-                automation=automation,
-            )
-            emit(
-                t,
-                "business.message_sent",
-                {
-                    "conversation_id": conversation["pid"],
-                    "message_id": view["id"],
-                    "agent": None,
-                    "automation": automation,
-                },
-                conversation_id=conversation["id"],
-                business_id=business_id,
-            )
+            send_as_business_in_txn(t, business_id, conversation, text, automation=automation)
         # The automation does not answer for the team: the customer still waits.
         _announce(t, business_id, int(conversation["id"]), "automation")
+
+
+def send_as_business_in_txn(
+    t: WriteTxn,
+    business_id: int,
+    conversation: Mapping[Any, Any],
+    text: str,
+    *,
+    automation: str,
+) -> dict[str, Any]:
+    """Send `text` as the business from one of its automations (`welcome`, `away`, `bot`,
+    `rule`, `csat`…), in `t`: the customer sees the business; the team sees the automation
+    (`business.message_sent`). It does not answer for the team: the customer still waits.
+    Returns the message's view."""
+    from backchannel.services.messages import send_automated_in_txn
+
+    account = user_db.user_by_id(t.conn, business_id)
+    assert account is not None
+    as_business = Requester(
+        business_id,
+        str(account["pid"]),
+        str(account["handle"]),
+        None,
+        str(account["display_name"]),
+    )
+    view = send_automated_in_txn(t, as_business, conversation, text)
+    message_id = msg_db.message_id(t.conn, view["id"])
+    db.record_agent(
+        t.conn, message_id=message_id, business_id=business_id, agent_id=None, automation=automation
+    )
+    emit(
+        t,
+        "business.message_sent",
+        {
+            "conversation_id": conversation["pid"],
+            "message_id": view["id"],
+            "agent": None,
+            "automation": automation,
+        },
+        conversation_id=conversation["id"],
+        business_id=business_id,
+    )
+    inbox_hooks.business_message(
+        t, business_id, conversation, view, agent_id=None, automation_kind=automation
+    )
+    return view
+
+
+def change_state(
+    t: WriteTxn,
+    business_id: int,
+    conversation_id: int,
+    *,
+    by: int | None,
+    reason: str | None,
+    **values: Any,
+) -> dict[str, Any]:
+    """Change a conversation's working state (status, snoozed_until, priority, assignee_id,
+    team_id) in `t`, by the teammate `by` or by itself (`reason`): the one place that does,
+    so the team is told (`business.conversation_updated`), a snooze's end is scheduled or
+    cancelled, and reports, webhooks and automation hear of it. Returns the state's view."""
+    before = db.state_by_ids(t.conn, business_id, conversation_id)
+    assert before is not None
+    db.update_state(t.conn, business_id, conversation_id, updated_at=t.now_ms, **values)
+    after = db.state_by_ids(t.conn, business_id, conversation_id)
+    assert after is not None
+    key = f"snooze:{business_id}:{conversation_id}"
+    if after["status"] == "snoozed" and after["snoozed_until"] is not None:
+        payload = {"business_id": business_id, "conversation_id": conversation_id}
+        jobs.enqueue(
+            t,
+            "business.snooze_end",
+            {**payload, "until": int(after["snoozed_until"])},
+            run_at=int(after["snoozed_until"]),
+            key=key,
+        )
+    elif before["status"] == "snoozed":
+        jobs.cancel(t, key)
+    view = _announce(t, business_id, conversation_id, reason, by=by)
+    inbox_hooks.state_changed(t, business_id, conversation_id, before, after, by=by, reason=reason)
+    return view
+
+
+async def end_snooze(core: Core, job: jobs.Job) -> None:
+    """The job `business.snooze_end`: a snoozed conversation opens again at its time —
+    unless it is no longer snoozed until then (woken by the customer, or re-snoozed)."""
+    business_id = int(job.payload["business_id"])
+    conversation_id = int(job.payload["conversation_id"])
+
+    def txn(t: WriteTxn) -> None:
+        state = db.state_by_ids(t.conn, business_id, conversation_id)
+        if (
+            state is not None
+            and state["status"] == "snoozed"
+            and state["snoozed_until"] == job.payload["until"]
+        ):
+            change_state(
+                t,
+                business_id,
+                conversation_id,
+                by=None,
+                reason="snooze_ended",
+                status="open",
+                snoozed_until=None,
+            )
+        jobs.done_in_txn(t, job)
+
+    await core.store.write("business_snooze_end", txn)
 
 
 def schedule_of(business: Mapping[Any, Any]) -> hours.Schedule | None:
@@ -156,24 +257,35 @@ def _first_from_customer(t: WriteTxn, conversation_id: int, business_id: int) ->
     return msg_db.count_from_others(t.conn, conversation_id, business_id, limit=2) == 1
 
 
-def _announce(t: WriteTxn, business_id: int, conversation_id: int, reason: str) -> None:
-    """Tell the team a conversation entered its inbox (`new`) or reopened by itself."""
+def _announce(
+    t: WriteTxn,
+    business_id: int,
+    conversation_id: int,
+    reason: str | None,
+    *,
+    by: int | None = None,
+) -> dict[str, Any]:
+    """Tell the team of a conversation's state: it entered the inbox (`new`), a teammate
+    changed it (`by`), or it changed by itself (`reason`). Returns the state's view."""
     state = db.state_by_ids(t.conn, business_id, conversation_id)
     business = user_db.user_by_id(t.conn, business_id)
     assert state is not None and business is not None
     labels = db.labels_for(t.conn, business_id, [conversation_id]).get(conversation_id, [])
+    view = state_view(t, state, labels)
+    actor = None if by is None else user_db.user_by_id(t.conn, by)
     emit(
         t,
         "business.conversation_updated",
         {
             "business": business["handle"],
-            "state": state_view(t, state, labels),
-            "by": None,
+            "state": view,
+            "by": None if actor is None else user_view(actor),
             "reason": reason,
         },
         conversation_id=conversation_id,
         business_id=business_id,
     )
+    return view
 
 
 def state_view(t: WriteTxn, state: Row, labels: Sequence[Row]) -> dict[str, Any]:

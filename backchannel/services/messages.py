@@ -164,7 +164,6 @@ def _send_in_txn(
         previews.after_send(t, core, requester, view)  # requests carry no previews
     if private_to is None and conversation["business"]:
         inbox_state.message_sent(t, conversation, requester, view)
-        inbox_state.automate(t, conversation, requester)
     if verdict is not None and _worth_a_flag(verdict):
         moderation.file_flag_in_txn(
             t,

@@ -324,12 +324,9 @@ async def update_conversation(
             values["team_id"] = _team_id(t, business_id, changes["team"])
         if not values:
             raise BackchannelError("invalid_request", "Nothing to change.")
-        values["updated_at"] = t.now_ms
-        db.update_state(t.conn, business_id, conversation_id, **values)
-        fresh = db.conversation_state(t.conn, business_id, conversation_pid)
-        assert fresh is not None
-        labels = db.labels_for(t.conn, business_id, [conversation_id]).get(conversation_id, [])
-        view = inbox_state.state_view(t, fresh, labels)
+        view = inbox_state.change_state(
+            t, business_id, conversation_id, by=requester.user_id, reason=None, **values
+        )
         audit_in_txn(
             t,
             team,
@@ -338,17 +335,6 @@ async def update_conversation(
             conversation_id=conversation_id,
             **{k: v for k, v in changes.items() if k != "snoozed_until"},
             snoozed_until=view["snoozed_until"],
-        )
-        emit(
-            t,
-            "business.conversation_updated",
-            {
-                "business": team.business["handle"],
-                "state": view,
-                "by": user_view_of(t, requester.user_id),
-            },
-            conversation_id=conversation_id,
-            business_id=team.business["id"],
         )
         return view
 

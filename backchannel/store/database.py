@@ -68,10 +68,11 @@ class StoreClosed(Exception):
 class WriteTxn:
     """What a write function receives: the connection and the position allocator."""
 
-    __slots__ = ("_first", "_next", "after_commit", "conn", "now_ms")
+    __slots__ = ("_first", "_next", "after_commit", "conn", "now_ms", "wake_jobs")
 
     def __init__(self, conn: Connection, first_free: int, now_ms: int) -> None:
         self.conn = conn
+        self.wake_jobs: Callable[[int], None] | None = None
         self._first = first_free
         self._next = first_free
         self.now_ms = now_ms
@@ -169,6 +170,10 @@ class Store:
         self.group_commit_max = group_commit_max
         self.queries = QueryCounter()
         self.on_commit: Callable[[int], None] | None = None
+        # What "now" is for every transaction (`now_ms`): the wall clock, or a test's.
+        self.clock: Callable[[], float] = time.time
+        # Called after a commit that enqueued a job, with its `run_at` (backchannel/jobs).
+        self.wake_jobs: Callable[[int], None] | None = None
         # SQLite: `prefetch(conn, since, upto)` runs on the writer's thread and connection
         # right after each commit, reading positions (since, upto] — exactly the batch's —
         # and `on_prefetched(result)` gets it on the event loop before `on_commit`. It saves
@@ -303,7 +308,7 @@ class Store:
 
     def _run_read(self, name: str, fn: Callable[[ReadTxn], T]) -> T:
         with self.queries.naming(name), self._read_engine.connect() as conn, conn.begin():
-            return fn(ReadTxn(conn, int(time.time() * 1000)))
+            return fn(ReadTxn(conn, self.now_ms()))
 
     def read_blocking(self, name: str, fn: Callable[[ReadTxn], T]) -> T:
         """`read` for callers outside the event loop (CLI, health checks in threads)."""
@@ -395,7 +400,7 @@ class Store:
         if self._write_conn is None or self._write_conn.invalidated:
             self._write_conn = self._write_engine.connect()
         conn = self._write_conn
-        now_ms = int(time.time() * 1000)
+        now_ms = self.now_ms()
         self.write_batches += 1
         self.writes += len(batch)
         try:
@@ -404,6 +409,7 @@ class Store:
                     current = int(_LOCK_STREAM(conn).scalar_one())
                 self._batch_since = current
                 txn = WriteTxn(conn, current + 1, now_ms)
+                txn.wake_jobs = self.wake_jobs
                 single = len(batch) == 1
                 for op in batch:
                     txn.after_commit = op.after_commit
@@ -447,6 +453,10 @@ class Store:
             raise
 
     # --- positions ----------------------------------------------------------
+
+    def now_ms(self) -> int:
+        """Now, in milliseconds since the epoch, by `clock`."""
+        return int(self.clock() * 1000)
 
     def current_position_blocking(self, conn: Connection) -> int:
         return int(conn.execute(select(stream_state.c.position)).scalar_one())

@@ -510,3 +510,35 @@ business_audit = Table(
     Column("at", BigInteger, nullable=False),
     Index("ix_business_audit_business", "business_id", "id"),
 )
+
+# --- the job queue -----------------------------------------------------------------------
+# Work to do later or outside a request (backchannel/jobs): a snooze ending, a webhook
+# delivery, a scheduled send. Enqueued in the transaction that decides it, so a job exists
+# exactly when what asked for it committed. A worker leases due jobs (`lease_until`) and
+# deletes them when done; a failure is retried later, and after the last attempt the job is
+# kept as `failed` (with its error) for an operator to see or retry. `key` names a job that
+# replaces the previous one of the same name (one snooze per conversation).
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),
+    Column("key", String(160), nullable=True, unique=True),
+    Column("payload", Text, nullable=False),  # JSON object
+    Column("state", String(8), nullable=False, server_default="queued"),  # queued | failed
+    Column("run_at", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("lease_until", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_jobs_due", "state", "run_at"),
+)
+
+# --- reports: metrics and CSAT (issue 7) --- (tables of migration 0011 below this line)
+
+# --- webhooks and API tokens (issue 7) --- (tables of migration 0012 below this line)
+
+# --- automation: rules, bot, approvals, assignment (issue 7) --- (migration 0013)
+
+# --- outbound: scheduled messages and broadcasts (issue 7) --- (migration 0014)

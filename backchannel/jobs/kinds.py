@@ -1,0 +1,16 @@
+"""Every kind of job and its handler: `async handler(core, job)`. A kind is API between
+nodes of different versions during a rolling upgrade: keep a kind's payload readable."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from backchannel.jobs import Job
+from backchannel.services import inbox_state
+from backchannel.services.core import Core
+
+Handler = Callable[[Core, Job], Awaitable[None]]
+
+HANDLERS: dict[str, Handler] = {
+    "business.snooze_end": inbox_state.end_snooze,
+}

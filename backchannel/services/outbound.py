@@ -1,0 +1,16 @@
+"""Outbound: scheduled messages and broadcasts (filled in by issue 7's outbound work)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from backchannel.store.database import WriteTxn
+
+Row = Mapping[Any, Any]
+
+
+def on_customer_message(
+    t: WriteTxn, business_id: int, conversation: Row, message: dict[str, Any]
+) -> None:
+    pass
