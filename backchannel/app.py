@@ -21,17 +21,22 @@ from backchannel.api.fanout import CLOSE_SERVICE_RESTART, Fanout
 from backchannel.api.middleware import RequestMiddleware
 from backchannel.api.routes import (
     accounts,
+    automation,
+    bot,
     business,
     conversations,
     health,
     media,
     messages,
     moderation,
+    outbound,
     presence,
+    reports,
     safety,
     sync,
     users,
     web,
+    webhooks,
 )
 from backchannel.api.schemas import ErrorOut
 from backchannel.broker.local import LocalBroker
@@ -183,6 +188,11 @@ def create_app(settings: Settings) -> FastAPI:
         media,
         presence,
         business,
+        reports,
+        webhooks,
+        automation,
+        bot,
+        outbound,
         health,
     ):
         app.include_router(module.router)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from backchannel.services import automation, outbound, reports, webhooks
+from backchannel.services import automation, bot, outbound, reports, webhooks
 from backchannel.store.database import WriteTxn
 
 Row = Mapping[Any, Any]
@@ -26,6 +26,21 @@ def conversation_created(t: WriteTxn, business_id: int, conversation_id: int) ->
     webhooks.on_conversation_created(t, business_id, conversation_id)
 
 
+def customer_answer(
+    t: WriteTxn, business_id: int, conversation: Row, message: dict[str, Any]
+) -> bool:
+    """The customer sent `message`: is it an answer to one of the business's automations —
+    a CSAT rating, an opt-in or opt-out keyword, a bot's quick reply — taken by it? Asked
+    before anything else: an answer taken does not reopen the conversation, does not start
+    the customer's wait, gets no welcome or away message and goes to no other part
+    (`customer_message` is not called for it)."""
+    return (
+        reports.take_answer(t, business_id, conversation, message)
+        or outbound.take_answer(t, business_id, conversation, message)
+        or bot.take_answer(t, business_id, conversation, message)
+    )
+
+
 def customer_message(
     t: WriteTxn, business_id: int, conversation: Row, message: dict[str, Any]
 ) -> None:
@@ -34,6 +49,7 @@ def customer_message(
     outbound.on_customer_message(t, business_id, conversation, message)
     reports.on_customer_message(t, business_id, conversation, message)
     webhooks.on_customer_message(t, business_id, conversation, message)
+    bot.on_customer_message(t, business_id, conversation, message)
     automation.on_customer_message(t, business_id, conversation, message)
 
 

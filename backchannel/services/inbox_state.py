@@ -52,8 +52,10 @@ def message_sent(
 ) -> None:
     """A message in a business conversation (`conversation["business"]` set). From the
     customer: the clock of their wait starts (if not running) and a resolved, pending or
-    snoozed conversation reopens. From the business: nobody waits; an agent's reply is
-    attributed to them, for the team only."""
+    snoozed conversation reopens, then the welcome or away message and the inbox's hooks —
+    unless the message answers one of the business's automations (a rating, an opt-out), which
+    takes it alone. From the business: nobody waits; an agent's reply is attributed to them,
+    for the team only."""
     now = t.now_ms
     answered_by: list[int] = []
     for state in db.states_of_conversation(t.conn, conversation["id"]):
@@ -77,6 +79,9 @@ def message_sent(
                 agent_id=requester.agent_id,
                 automation_kind=None,
             )
+            continue
+        if inbox_hooks.customer_answer(t, business_id, conversation, view):
+            db.update_state(t.conn, business_id, conversation["id"], last_message_at=now)
             continue
         values: dict[str, Any] = {"last_message_at": now, "updated_at": now}
         if state["waiting_since"] is None:

@@ -14,3 +14,8 @@ def on_customer_message(
     t: WriteTxn, business_id: int, conversation: Row, message: dict[str, Any]
 ) -> None:
     pass
+
+
+def take_answer(t: WriteTxn, business_id: int, conversation: Row, message: dict[str, Any]) -> bool:
+    """Whether the customer's `message` answers this part (see inbox_hooks.customer_answer)."""
+    return False

@@ -36,3 +36,8 @@ def on_state_changed(
     t: WriteTxn, business_id: int, conversation_id: int, before: Row, after: Row, *, by: int | None
 ) -> None:
     pass
+
+
+def take_answer(t: WriteTxn, business_id: int, conversation: Row, message: dict[str, Any]) -> bool:
+    """Whether the customer's `message` answers this part (see inbox_hooks.customer_answer)."""
+    return False

@@ -36,3 +36,8 @@ def on_state_changed(
     t: WriteTxn, business_id: int, conversation_id: int, before: Row, after: Row, *, by: int | None
 ) -> None:
     pass
+
+
+def queue(t: WriteTxn, business_id: int, event: str, data: dict[str, Any]) -> None:
+    """Deliver `event` with `data` to the business's webhooks subscribed to it, from the
+    job queue, once `t` commits (other parts call this: `csat.received`, `rule.webhook`)."""

@@ -1,0 +1,7 @@
+"""The business inbox's automation routes (issue 7; being written)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1", tags=["business"])
