@@ -32,6 +32,10 @@ moderation_app = typer.Typer(
     help="Reports and moderation: the queue, actions, the audit log.", no_args_is_help=True
 )
 app.add_typer(moderation_app, name="moderation")
+jobs_app = typer.Typer(
+    help="The job queue: webhook deliveries, scheduled sends, snoozes.", no_args_is_help=True
+)
+app.add_typer(jobs_app, name="jobs")
 console = Console()
 
 DataDir = Annotated[
@@ -558,6 +562,52 @@ def moderation_log(
             entry["report_id"] or "—", entry["note"],
         )  # fmt: skip
     console.print(table)
+
+
+@jobs_app.command("list")
+def jobs_list(
+    state: Annotated[
+        str | None, typer.Option(help="Only `queued` or `failed` jobs (default: both).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="How many (at most 500).")] = 50,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Jobs waiting to run or failed for good, by due time, and the counts."""
+    from backchannel.services import jobs
+
+    if state not in (None, "queued", "failed"):
+        _fail(f"--state is queued or failed, not {state!r}")
+    settings = _settings(data_dir, database_url)
+    page = _with_core(settings, lambda core: jobs.list_jobs(core, state=state, limit=limit))
+    table = Table("id", "kind", "state", "due", "attempts", "last error")
+    for job in page["items"]:
+        table.add_row(
+            str(job["id"]), job["kind"], job["state"] + (" (running)" if job["leased"] else ""),
+            job["run_at"], str(job["attempts"]), job["last_error"] or "—",
+        )  # fmt: skip
+    console.print(table)
+    counts = page["counts"]
+    console.print(f"queued: {counts.get('queued', 0)}, failed: {counts.get('failed', 0)}")
+
+
+@jobs_app.command("retry")
+def jobs_retry(
+    job_id: Annotated[int | None, typer.Argument(help="The failed job's id.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every failed job.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Queue a failed job (or all of them) again, due now, its attempts counted afresh."""
+    from backchannel.services import jobs
+
+    if (job_id is None) == (not all_):
+        _fail("name one job id, or pass --all")
+    settings = _settings(data_dir, database_url)
+    count = _with_core(settings, lambda core: jobs.retry_failed(core, job_id=job_id))
+    if job_id is not None and count == 0:
+        _fail(f"no failed job {job_id}")
+    console.print(f"queued again: {count}")
 
 
 def main() -> None:

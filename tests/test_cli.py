@@ -188,7 +188,7 @@ def test_user_deactivate(cli: CliRunner, tmp_path: Path, database_url: str) -> N
 @pytest.mark.parametrize(
     ("command", "mentions"),
     [
-        ([], ["serve", "migrate", "demo", "user", "moderation"]),
+        ([], ["serve", "migrate", "demo", "user", "moderation", "jobs"]),
         (["serve"], ["--host", "--port", "--data-dir", "--database-url", "--no-migrate"]),
         (["migrate"], ["--data-dir", "--database-url"]),
         (["demo"], ["--host", "--port", "--keep"]),
@@ -203,6 +203,9 @@ def test_user_deactivate(cli: CliRunner, tmp_path: Path, database_url: str) -> N
         (["user", "list"], ["--all", "--data-dir", "--database-url"]),
         (["user", "set-password"], ["handle", "--password", "--data-dir"]),
         (["user", "deactivate"], ["handle", "--yes", "--data-dir"]),
+        (["jobs"], ["list", "retry"]),
+        (["jobs", "list"], ["--state", "--limit", "--data-dir"]),
+        (["jobs", "retry"], ["job_id", "--all", "--database-url"]),
     ],
 )
 def test_help_is_useful(cli: CliRunner, command: list[str], mentions: list[str]) -> None:
@@ -347,3 +350,43 @@ async def test_a_suspension_from_the_cli_closes_live_streams_through_redis(
         with pytest.raises(websockets.ConnectionClosed) as info:
             await asyncio.wait_for(ws.recv(), 5)
         assert info.value.rcvd is not None and info.value.rcvd.code == 4001
+
+
+def test_jobs_from_the_command_line(cli: CliRunner, tmp_path: Path, database_url: str) -> None:
+    """An operator sees queued and failed jobs and queues failed ones again."""
+    from backchannel.store import jobs as job_db
+    from backchannel.store.database import Store
+
+    where = location(tmp_path, database_url)
+    run(cli, "migrate", *where)
+
+    async def fill() -> None:
+        store = Store(make_settings(tmp_path, database_url).resolved_database_url)
+        await store.start()
+
+        def txn(t: Any) -> None:
+            payload = {"business_id": 1, "conversation_id": 2, "until": 0}
+            job_db.insert_job(t.conn, kind="business.snooze_end", payload=payload,
+                              run_at=t.now_ms + 60_000, key=None, now=t.now_ms)  # fmt: skip
+            failed = job_db.insert_job(t.conn, kind="webhook.deliver", payload={"d": 1},
+                                       run_at=t.now_ms, key=None, now=t.now_ms)  # fmt: skip
+            job_db.fail(t.conn, failed, error="HTTP 500 from the receiver", now=t.now_ms)
+
+        try:
+            await store.write("fill", txn)
+        finally:
+            await store.close()
+
+    asyncio.run(fill())
+    listing = run(cli, "jobs", "list", *where)
+    assert "business.snooze_end" in listing and "webhook.deliver" in listing
+    assert "HTTP 500 from the receiver" in listing and "queued: 1, failed: 1" in listing
+    failed = run(cli, "jobs", "list", "--state", "failed", *where)
+    assert "webhook.deliver" in failed and "snooze_end" not in failed
+    assert "--state is queued or failed" in run(
+        cli, "jobs", "list", "--state", "x", *where, expect=1
+    )
+    assert "name one job id" in run(cli, "jobs", "retry", *where, expect=1)
+    assert "no failed job 999" in run(cli, "jobs", "retry", "999", *where, expect=1)
+    assert "queued again: 1" in run(cli, "jobs", "retry", "--all", *where)
+    assert "queued: 2, failed: 0" in run(cli, "jobs", "list", *where)
