@@ -61,3 +61,4 @@ clean:
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.send
 	$(BIN)/python -m bench.realtime $(BENCH_ARGS)
+	$(BIN)/python -m bench.jobs

@@ -542,12 +542,74 @@ class Settings(BaseSettings):
         description="How long a node holds a job it took; if it dies, another node runs the "
         "job after this.",
     )
+    broadcast_batch_size: int = Field(
+        50,
+        ge=1,
+        le=1000,
+        description="Most messages a business's broadcast sends in one go before it pauses "
+        "(the pace also keeps within `broadcast_rate_share` of the business's limit).",
+    )
+    broadcast_rate_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Share of a business's messages-a-minute limit (`limit_messages_per_"
+        "minute`, by its trust tier) a broadcast may use, so the team can still reply.",
+    )
     jobs_max_attempts: int = Field(
         10,
         ge=1,
         description="Attempts before a failing job is kept as failed (retried with "
         "exponential backoff and jitter in between, from 5 s up to 6 h).",
     )
+
+    # --- webhooks and API tokens (issue 7) ---------------------------------------------
+    webhook_allow_http: bool = Field(
+        False,
+        description="Allow business webhooks to plain `http://` URLs (their deliveries are "
+        "signed but not encrypted). Off: `https://` only.",
+    )
+    webhook_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="Networks (CIDR, e.g. `127.0.0.1/32`) that webhooks may be delivered to "
+        "although they are internal. For tests and closed networks only: a business's admin "
+        "can make the server POST to any address there.",
+    )
+    webhook_connect_timeout_seconds: float = Field(
+        5.0, gt=0, description="How long a webhook delivery waits to connect to its endpoint."
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How long one webhook delivery attempt may take in all (name lookup, "
+        "connection, request and response); slower counts as a failed attempt.",
+    )
+    webhook_disable_after: int = Field(
+        25,
+        ge=1,
+        description="Failed delivery attempts in a row (any of the endpoint's deliveries) after "
+        "which a webhook is turned off and the business's owners and admins are told.",
+    )
+    webhook_log_days: float = Field(
+        30.0,
+        gt=0,
+        description="How long finished webhook deliveries stay in the delivery log.",
+    )
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _webhook_cidrs(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=True)
+            except ValueError as exc:
+                raise ValueError(
+                    f"webhook_allowed_networks: {entry!r} is not a network in CIDR notation "
+                    f"(expected e.g. 127.0.0.1/32 or 10.0.0.0/8): {exc}"
+                ) from None
+        return value
 
     # --- link previews ---------------------------------------------------------------
     link_previews: bool = Field(

@@ -471,10 +471,14 @@ async def test_every_business_conversation_route_hides_what_is_not_the_teams(api
         if path.startswith("/api/v1/businesses/") and "{conversation_id}" in path
         for method in operations
     )
-    assert len(routes) == 8
+    assert len(routes) == 9
     bodies = {
         "PATCH": {"json": {"priority": "high"}},
         "POST": {"json": {"text": "sneaky"}},
+    }
+    by_suffix = {
+        "/read": {"json": {"up_to": new_id("m")}},
+        "/presence": {"json": {"state": "viewing"}},
     }
     # conversations the team may not see: a group of the business, another business's
     group = await customer.group(shop, friend, title="a group with the shop")
@@ -488,11 +492,8 @@ async def test_every_business_conversation_route_hides_what_is_not_the_teams(api
             path = template.format(**values)
             missing = template.format(**{**values, "conversation_id": new_id("c")})
             before = await db_snapshot(api)
-            body = (
-                {"json": {"up_to": new_id("m")}}
-                if path.endswith("/read")
-                else bodies.get(method, {})
-            )
+            suffix = "/" + path.rsplit("/", 1)[1]
+            body = by_suffix.get(suffix, bodies.get(method, {}))
             r = await admin.request(method, path, **body)
             after = await db_snapshot(api)
             r2 = await admin.request(method, missing, **body)

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from backchannel.domain import webhooks as webhook_rules
 from backchannel.errors import BackchannelError
-from backchannel.services import accounts
+from backchannel.services import accounts, business_tokens
 from backchannel.services.core import Core, Requester
 
 bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/sessions.")
@@ -27,7 +28,20 @@ async def get_requester(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise BackchannelError("unauthenticated", "Send `Authorization: Bearer <token>`.")
     core: Core = request.app.state.core
+    if credentials.credentials.startswith(webhook_rules.TOKEN_PREFIX):
+        return await _business_token(request, core, credentials.credentials)
     return await accounts.authenticate(core, credentials.credentials)
+
+
+async def _business_token(request: Request, core: Core, token: str) -> Requester:
+    """A business API token: valid, and on one of its own business's routes."""
+    requester = await business_tokens.authenticate_token(core, token)
+    route = getattr(request.scope.get("route"), "path", None)
+    if not webhook_rules.token_may_use(route, request.path_params.get("handle"), requester.handle):
+        raise BackchannelError(
+            "token_scope", "This API token works only on its business's /businesses/… routes."
+        )
+    return requester
 
 
 CoreDep = Annotated[Core, Depends(get_core)]

@@ -11,11 +11,15 @@ Protocol (JSON text frames):
   `since` (replayed first, then live); `position` is the token to resume from.
 - client → `{"op": "send", "id", "conversation_id", "text", "txn_id"?, "reply_to"?}`,
   `{"op": "read", "id", "conversation_id", "up_to"}`,
-  `{"op": "typing", "id", "conversation_id", "active"}`, `{"op": "ping", "id"?}`;
+  `{"op": "typing", "id", "conversation_id", "active"}`, `{"op": "ping", "id"?}`,
+  `{"op": "team_presence", "id", "business", "conversation_id", "state"}` (a teammate
+  viewing, typing in or leaving a business conversation: services/team_presence.py);
   server → `{"op": "ack", "id", ...}` or `{"op": "error", "id", "error": {code, message}}`
   with the REST error codes. Actions go through the same services as REST.
 - server → `{"op": "typing", "conversation_id", "user", "active", "expires_in_ms"}`:
-  ephemeral, never stored, only to the other members' sockets.
+  ephemeral, never stored, only to the other members' sockets; and
+  `{"op": "team_presence", "business", "conversation_id", "user", "state", "expires_in_ms"}`
+  to the teammates who may see that conversation.
 
 A socket first replays the log from its token, reading the store by position, then
 goes live on the node's fan-out (api/fanout.py), so a reconnecting client loses
@@ -53,6 +57,7 @@ from backchannel.services import (
     realtime,
     screening,
     sync,
+    team_presence,
 )
 from backchannel.services.core import SESSIONS_CHANGED, Core, Requester
 
@@ -79,6 +84,7 @@ async def stream(websocket: WebSocket) -> None:
     finally:
         core.metrics.connected_clients.dec()
         realtime.stop_typing(core, requester)
+        team_presence.leave_all(core, requester)
         await presence.disconnected(core, requester)
 
 
@@ -437,6 +443,14 @@ class StreamConnection:
                 self.core, self.requester, _field(frame, "conversation_id"), active
             )
             return {}
+        if kind == "team_presence":
+            return await team_presence.announce(
+                self.core,
+                self.requester,
+                _field(frame, "business"),
+                _field(frame, "conversation_id"),
+                _field(frame, "state"),
+            )
         if kind == "read":
             position = await conversations.mark_read(
                 self.core, self.requester, _field(frame, "conversation_id"), _field(frame, "up_to")

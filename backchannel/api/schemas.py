@@ -270,6 +270,11 @@ class MediaLinksOut(BaseModel):
     expires_in: int = Field(description="Seconds the links stay valid.")
 
 
+class QuickReplyOut(BaseModel):
+    id: str = Field(description="`1`, `2`… in order; `handoff` for the hand-off button.")
+    label: str
+
+
 class MessageOut(BaseModel):
     id: str
     conversation_id: str
@@ -288,6 +293,11 @@ class MessageOut(BaseModel):
     )
     media: list[MediaOut] = Field(default_factory=list)
     preview: dict[str, Any] | None = Field(None, description="The first link's preview.")
+    quick_replies: list[QuickReplyOut] | None = Field(
+        None,
+        description="Buttons (a business bot's): tapping one sends its label as a message. "
+        "Only on messages that have them.",
+    )
 
 
 class MessageList(BaseModel):
@@ -604,6 +614,48 @@ class NoteIn(In):
     text: str = Field(max_length=20000)
 
 
+class ViewFilters(In):
+    """A saved view's filters: those of the inbox listing."""
+
+    status: Literal["open", "pending", "snoozed", "resolved"] | None = None
+    assignee: str | None = Field(None, max_length=40, description="A handle, `me` or `none`.")
+    label: str | None = Field(None, max_length=64, description="A label id.")
+    priority: Literal["none", "low", "medium", "high", "urgent"] | None = None
+    waiting_minutes: int | None = Field(None, ge=0, le=525600, description="Waiting at least.")
+    unread: bool | None = None
+
+
+class ViewIn(In):
+    name: str = Field(max_length=200)
+    filters: ViewFilters
+    shared: bool = Field(False, description="For the whole team (owners, admins).")
+
+
+class ViewPatch(In):
+    name: str | None = Field(None, max_length=200)
+    filters: ViewFilters | None = Field(None, description="Replaces the view's filters.")
+
+
+class ViewOut(BaseModel):
+    id: str
+    name: str
+    shared: bool
+    filters: dict[str, Any]
+    updated_at: str | None
+
+
+class ViewList(BaseModel):
+    items: list[ViewOut]
+
+
+class TeamPresenceIn(In):
+    state: Literal["viewing", "typing", "left"]
+
+
+class TeamPresenceOut(BaseModel):
+    told: int = Field(description="How many teammates who may see the conversation were told.")
+
+
 class NoteOut(BaseModel):
     id: str
     author: UserOut
@@ -614,7 +666,7 @@ class NoteOut(BaseModel):
 
 class TeamMessageOut(MessageOut):
     agent: UserOut | None = Field(None, description="The teammate who wrote it as the business.")
-    automation: Literal["welcome", "away"] | None = Field(
+    automation: Literal["welcome", "away", "bot", "rule", "csat", "broadcast"] | None = Field(
         None, description="Sent by the business's automation, not a teammate."
     )
 
@@ -744,3 +796,521 @@ class BusinessSettingsOut(BaseModel):
     away_message: str | None = Field(description="Sent outside business hours, once a closure.")
     open_now: bool
     next_open: str | None
+
+
+# --- automation: rules and assignment (issue 7) ------------------------------------------
+
+
+class RuleIn(In):
+    """A rule; its parts are checked by the server, each mistake named (`invalid_rule`)."""
+
+    name: str = Field("", max_length=200)
+    enabled: bool = True
+    stop: bool = Field(False, description="When it matched, run no later rule this time.")
+    trigger: dict[str, Any] = Field(
+        default_factory=dict,
+        description="{type: message_received | conversation_created | status_changed "
+        "(to?) | idle (minutes, waiting_for: customer)}",
+    )
+    conditions: list[dict[str, Any]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="All must hold: keywords, regex, label, attribute, business_hours, "
+        "first_message.",
+    )
+    actions: list[dict[str, Any]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="reply, label, assign, priority, resolve, snooze, webhook — in order.",
+    )
+
+
+class RulePatch(In):
+    name: str | None = Field(None, max_length=200)
+    enabled: bool | None = None
+    stop: bool | None = None
+    trigger: dict[str, Any] | None = None
+    conditions: list[dict[str, Any]] | None = Field(None, max_length=100)
+    actions: list[dict[str, Any]] | None = Field(None, max_length=100)
+    position: int | None = Field(None, ge=0, le=1_000_000, description="Running order.")
+
+
+class RuleOut(BaseModel):
+    id: str
+    name: str
+    enabled: bool
+    stop: bool
+    position: int
+    trigger: dict[str, Any]
+    conditions: list[dict[str, Any]]
+    actions: list[dict[str, Any]]
+    created_at: str | None
+    updated_at: str | None
+
+
+class RuleList(BaseModel):
+    items: list[RuleOut]
+
+
+class DryRunIn(In):
+    text: str = Field(max_length=10_000, description="A customer's message to try.")
+    conversation_id: str | None = Field(
+        None, max_length=64, description="Take labels and attributes from this conversation."
+    )
+    first_message: bool | None = Field(None, description="Override: is it their first?")
+
+
+class DraftDryRunIn(DryRunIn):
+    rule: dict[str, Any] = Field(description="An unsaved rule, as for creating one.")
+
+
+class ConditionResultOut(BaseModel):
+    index: int
+    type: str
+    matched: bool
+    reason: str
+
+
+class DryRunOut(BaseModel):
+    matched: bool
+    conditions: list[ConditionResultOut]
+    actions: list[dict[str, Any]] = Field(description="What would run (none if no match).")
+
+
+class RuleRunOut(BaseModel):
+    conversation_id: str
+    trigger: str
+    actions: list[dict[str, Any]] = Field(description="[{type, done, detail}] in order.")
+    at: str | None
+
+
+class RuleRunList(BaseModel):
+    items: list[RuleRunOut]
+    next_cursor: str | None
+
+
+class AssignmentPatch(In):
+    mode: Literal["manual", "round_robin"] | None = None
+    capacity: int | None = Field(None, ge=1, le=1000, description="Open or pending, each.")
+    roles: list[Literal["owner", "admin", "agent"]] | None = Field(None, max_length=3)
+
+
+class AssignmentAgentOut(BaseModel):
+    user: UserOut
+    role: BusinessRole
+    available: bool
+    open_conversations: int
+    last_assigned_at: str | None
+    eligible: bool = Field(description="Round-robin would consider them now.")
+
+
+class AssignmentOut(BaseModel):
+    mode: Literal["manual", "round_robin"]
+    capacity: int
+    roles: list[str]
+    agents: list[AssignmentAgentOut]
+
+
+class AvailabilityIn(In):
+    available: bool
+
+
+# --- business reports (issue 7) -----------------------------------------------------------
+
+
+class BusinessReportSettingsPatch(In):
+    csat_enabled: bool | None = Field(None, description="Send the CSAT survey on resolving.")
+    csat_question: str | None = Field(None, max_length=2000, description="Null: the default.")
+    csat_thanks: str | None = Field(None, max_length=2000, description="Null: the default.")
+
+
+class BusinessReportSettingsOut(BaseModel):
+    csat_enabled: bool
+    csat_question: str
+    csat_thanks: str
+
+
+class BusinessDurationStatsOut(BaseModel):
+    count: int
+    median_s: float | None
+    p90_s: float | None
+    mean_s: float | None
+
+
+class BusinessCsatStatsOut(BaseModel):
+    count: int
+    mean: float | None
+    distribution: dict[str, int] = Field(description='Ratings "1" to "5" and how many of each.')
+    satisfied_rate: float | None = Field(description="The share of 4s and 5s.")
+
+
+class BusinessReportGroupOut(BaseModel):
+    kind: Literal["business", "agent", "team", "label"]
+    id: str | None
+    name: str | None
+
+
+class BusinessReportMetricsOut(BaseModel):
+    conversations: int = Field(description="Cycles opened (new and reopened conversations).")
+    resolved: int
+    resolution_rate: float | None
+    first_response: BusinessDurationStatsOut
+    next_response: BusinessDurationStatsOut
+    resolution: BusinessDurationStatsOut
+    messages_per_resolution: float | None
+    bot_conversations: int
+    bot_resolution_rate: float | None
+    handoff_rate: float | None
+    csat: BusinessCsatStatsOut
+
+
+class BusinessReportRowOut(BusinessReportMetricsOut):
+    group: BusinessReportGroupOut | None = Field(
+        description="Null: unassigned, no team or no label."
+    )
+
+
+class BusinessReportOut(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    timezone: str
+    business_hours: bool
+    group_by: Literal["business", "agent", "team", "label"]
+    total: BusinessReportMetricsOut
+    groups: list[BusinessReportRowOut]
+
+
+class BusinessReportPointOut(BusinessReportMetricsOut):
+    start: str = Field(description="The day (or the week's Monday), in the business's zone.")
+
+
+class BusinessReportSeriesOut(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    timezone: str
+    business_hours: bool
+    interval: Literal["day", "week"]
+    points: list[BusinessReportPointOut]
+
+
+class BusinessReportVolumeOut(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    timezone: str
+    days: list[str]
+    counts: list[list[int]] = Field(description="Cycles opened per [day][hour], Monday first.")
+
+
+# --- the FAQ bot and approvals (issue 7) -------------------------------------------------
+
+
+class BotSettingsOut(BaseModel):
+    enabled: bool
+    greeting: str | None = Field(description="Said before the bot's first words in a chat.")
+    unsure_text: str = Field(description="Said when no entry matches well enough (then hand-off).")
+    handoff_text: str = Field(description="Said when the customer asks for a person.")
+    handoff_label: str = Field(description="The hand-off button's label.")
+    threshold: int = Field(description="How well (percent) a question must match to answer.")
+    updated_at: str | None
+
+
+class BotSettingsPatch(In):
+    enabled: bool | None = None
+    greeting: str | None = Field(None, max_length=1000, description="Null or empty: none.")
+    unsure_text: str | None = Field(None, max_length=1000)
+    handoff_text: str | None = Field(None, max_length=1000)
+    handoff_label: str | None = Field(None, max_length=40)
+    threshold: int | None = Field(None, ge=1, le=100)
+
+
+class BotEntryIn(In):
+    question: str = Field(max_length=300)
+    alternatives: list[str] = Field(default_factory=list, max_length=20)
+    keywords: list[str] = Field(default_factory=list, max_length=20)
+    answer: str = Field(max_length=4096, description="Text with saved replies' variables.")
+    quick_replies: list[str] = Field(default_factory=list, max_length=10)
+
+
+class BotEntryPatch(In):
+    question: str | None = Field(None, max_length=300)
+    alternatives: list[str] | None = Field(None, max_length=20)
+    keywords: list[str] | None = Field(None, max_length=20)
+    answer: str | None = Field(None, max_length=4096)
+    quick_replies: list[str] | None = Field(None, max_length=10)
+
+
+class BotEntryOut(BaseModel):
+    id: str
+    question: str
+    alternatives: list[str]
+    keywords: list[str]
+    answer: str
+    quick_replies: list[str]
+    created_at: str
+    updated_at: str
+
+
+class BotEntryList(BaseModel):
+    items: list[BotEntryOut]
+
+
+class BotTryIn(In):
+    text: str = Field(max_length=4096)
+
+
+class BotTryOut(BaseModel):
+    action: Literal["answer", "handoff", "unsure"]
+    score: float = Field(description="The best entry's match, 0 to 1.")
+    entry: BotEntryOut | None
+    text: str = Field(description="What the bot would say.")
+    quick_replies: list[QuickReplyOut]
+
+
+class ApprovalOut(BaseModel):
+    id: str
+    conversation_id: str
+    author: UserOut | None
+    text: str = Field(description="As held; once approved, as sent (edited, perhaps).")
+    reply_to: str | None
+    state: Literal["pending", "approved", "rejected"]
+    comment: str | None = Field(description="Why it was rejected, for the author.")
+    decided_by: UserOut | None
+    decided_at: str | None
+    message_id: str | None = Field(description="The message sent, once approved.")
+    created_at: str
+
+
+class ApprovalPage(BaseModel):
+    items: list[ApprovalOut]
+    next_cursor: str | None
+
+
+class ApproveIn(In):
+    text: str | None = Field(None, max_length=70000, description="Send this instead (edit).")
+
+
+class RejectIn(In):
+    comment: str = Field(max_length=1000)
+
+
+class RestrictedOut(BaseModel):
+    user: UserOut
+    approval_required: bool
+
+
+class RestrictedList(BaseModel):
+    items: list[RestrictedOut]
+
+
+# --- webhooks and API tokens (issue 7) ------------------------------------------------------
+
+WebhookEvent = Literal[
+    "conversation.created",
+    "message.received",
+    "message.sent",
+    "conversation.status_changed",
+    "conversation.assigned",
+    "csat.received",
+    "rule.webhook",
+]
+
+
+class WebhookIn(In):
+    url: str = Field(max_length=2000, description="https (http only where the server allows).")
+    events: list[str] = Field(max_length=20, description="Event types to deliver (at least one).")
+    description: str | None = Field(None, max_length=200)
+    enabled: bool = True
+
+
+class WebhookPatch(In):
+    url: str | None = Field(None, max_length=2000)
+    events: list[str] | None = Field(None, max_length=20)
+    description: str | None = Field(None, max_length=200)
+    enabled: bool | None = Field(None, description="true again: the failure count restarts.")
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    events: list[WebhookEvent]
+    description: str | None
+    enabled: bool
+    failures: int = Field(description="Failed delivery attempts in a row.")
+    disabled_reason: str | None = Field(description="Why the server turned it off, if it did.")
+    created_at: str
+
+
+class WebhookSecretOut(WebhookOut):
+    secret: str = Field(description="The signing secret: shown here only.")
+
+
+class WebhookList(BaseModel):
+    items: list[WebhookOut]
+
+
+class WebhookAttemptOut(BaseModel):
+    attempt: int
+    status_code: int | None
+    latency_ms: int | None
+    error: str | None
+    at: str
+
+
+class WebhookDeliveryOut(BaseModel):
+    id: str = Field(description="The Webhook-Id header: the same on every attempt.")
+    type: str
+    state: Literal["pending", "delivered", "failed"]
+    attempts: list[WebhookAttemptOut]
+    status_code: int | None
+    latency_ms: int | None
+    error: str | None
+    next_attempt_at: str | None
+    created_at: str
+    payload: dict[str, Any] = Field(description="The body sent: {id, type, created_at, …}.")
+
+
+class WebhookDeliveryList(BaseModel):
+    items: list[WebhookDeliveryOut]
+    next_cursor: str | None
+
+
+class ApiTokenIn(In):
+    name: str = Field(max_length=200)
+    role: Literal["admin", "agent", "viewer"] = "agent"
+
+
+class ApiTokenOut(BaseModel):
+    id: str
+    name: str
+    role: Literal["admin", "agent", "viewer"]
+    created_at: str
+    last_used_at: str | None
+
+
+class ApiTokenCreatedOut(ApiTokenOut):
+    token: str = Field(description="The bearer token: shown here only.")
+
+
+class ApiTokenList(BaseModel):
+    items: list[ApiTokenOut]
+
+
+# --- outbound: scheduled messages and broadcasts (services/outbound.py) -------------------
+
+
+class ScheduledIn(In):
+    conversation_id: str = Field(max_length=64)
+    text: str = Field(max_length=70000, description="With the saved replies' variables.")
+    send_at: datetime = Field(description="When to send it: in the future, within a year.")
+    cancel_if_customer_replies: bool = Field(
+        False, description="Cancel it if the customer writes before then."
+    )
+
+
+class ScheduledPatch(In):
+    text: str | None = Field(None, max_length=70000)
+    send_at: datetime | None = None
+    cancel_if_customer_replies: bool | None = None
+
+
+class ScheduledOut(BaseModel):
+    id: str
+    conversation_id: str
+    text: str
+    send_at: str | None
+    cancel_if_customer_replies: bool
+    status: Literal["pending", "sent", "cancelled", "failed"]
+    reason: str | None = Field(
+        description="Why it was cancelled (`cancelled`, `customer_replied`) or failed "
+        "(`author_removed`, `author_forbidden`, `out_of_scope`, or the send's error code)."
+    )
+    author: UserOut | None
+    cancelled_by: UserOut | None
+    message_id: str | None = Field(description="The message, once sent.")
+    created_at: str | None
+    updated_at: str | None
+
+
+class ScheduledPage(BaseModel):
+    items: list[ScheduledOut]
+    next_cursor: str | None
+
+
+class KeywordsIn(In):
+    opt_in: list[str] = Field(min_length=1, max_length=10)
+    opt_out: list[str] = Field(min_length=1, max_length=10)
+
+
+class KeywordsOut(BaseModel):
+    opt_in: list[str] = Field(description="Whole messages that opt a contact in.")
+    opt_out: list[str] = Field(description="Whole messages that opt a contact out, at once.")
+
+
+class SubscriberOut(BaseModel):
+    customer: UserOut
+    conversation_id: str = Field(description="Where broadcasts reach them.")
+    status: Literal["opted_in", "opted_out"]
+    opted_in_at: str | None
+    opted_out_at: str | None
+
+
+class SubscriberPage(BaseModel):
+    items: list[SubscriberOut]
+    next_cursor: str | None
+
+
+class AudienceIn(In):
+    label: str | None = Field(None, max_length=64, description="Only conversations with it.")
+
+
+class BroadcastIn(In):
+    text: str = Field(max_length=70000, description="With the saved replies' variables.")
+    audience: AudienceIn | None = Field(None, description="Everyone opted in, when absent.")
+    send_at: datetime | None = Field(None, description="Later, or now when absent.")
+
+
+class AudienceOut(BaseModel):
+    label: LabelOut | None = Field(description="The label it was for, as it was then.")
+
+
+class BroadcastCounts(BaseModel):
+    total: int
+    queued: int
+    sent: int
+    skipped: int
+    failed: int
+    cancelled: int
+
+
+class BroadcastOut(BaseModel):
+    id: str
+    text: str
+    audience: AudienceOut
+    status: Literal["scheduled", "sending", "done", "cancelled"]
+    send_at: str | None
+    author: UserOut | None
+    cancelled_by: UserOut | None
+    counts: BroadcastCounts
+    created_at: str | None
+    finished_at: str | None
+
+
+class BroadcastPage(BaseModel):
+    items: list[BroadcastOut]
+    next_cursor: str | None
+
+
+class RecipientOut(BaseModel):
+    customer: UserOut
+    conversation_id: str
+    status: Literal["queued", "sent", "skipped", "failed", "cancelled"]
+    reason: str | None = Field(
+        description="Skipped: `opted_out`, `blocked`, `cannot_message`; failed: an error code."
+    )
+    message_id: str | None
+    updated_at: str | None
+
+
+class RecipientPage(BaseModel):
+    items: list[RecipientOut]
+    next_cursor: str | None

@@ -26,6 +26,8 @@ ROLES: tuple[Role, ...] = ("owner", "admin", "agent", "viewer")
 SCOPES = ("all", "assigned", "team")
 STATUSES = ("open", "pending", "snoozed", "resolved")
 PRIORITIES = ("none", "low", "medium", "high", "urgent")
+# What a saved view of the inbox may filter on (the inbox listing's filters).
+VIEW_FILTERS = ("status", "assignee", "label", "priority", "waiting_minutes", "unread")
 
 # What each action needs; every delegated call names one.
 ACTIONS: dict[str, frozenset[Role]] = {
@@ -37,8 +39,22 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "manage_labels": frozenset({"owner", "admin"}),
     "manage_replies": frozenset({"owner", "admin"}),
     "manage_settings": frozenset({"owner", "admin"}),
+    "manage_automation": frozenset({"owner", "admin"}),  # rules, assignment settings
+    "manage_integrations": frozenset({"owner", "admin"}),  # webhooks, API tokens
     "audit": frozenset({"owner", "admin"}),
+    "share_views": frozenset({"owner", "admin"}),  # saved inbox views for the whole team
+    # outbound: a scheduled message is a reply sent later; a broadcast reaches every
+    # opted-in contact, beyond any one agent's conversations
+    "schedule": frozenset({"owner", "admin", "agent"}),
+    "broadcast": frozenset({"owner", "admin"}),
+    "reports": frozenset({"owner", "admin", "viewer"}),  # viewers: the read-only analysts
+    # the FAQ bot (its settings and knowledge) and approvals (deciding held replies)
+    "manage_bot": frozenset({"owner", "admin"}),
+    "approve": frozenset({"owner", "admin"}),
 }
+# Whose replies may be made to wait for an admin's approval (a per-member flag,
+# services/approvals.py): agents only — owners and admins are the ones who approve.
+RESTRICTABLE: frozenset[str] = frozenset({"agent"})
 
 LABEL_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 LABEL_NAME_MAX = 40

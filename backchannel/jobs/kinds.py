@@ -6,11 +6,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from backchannel.jobs import Job
-from backchannel.services import inbox_state
+from backchannel.services import automation, broadcasts, inbox_state, outbound, webhooks
 from backchannel.services.core import Core
 
 Handler = Callable[[Core, Job], Awaitable[None]]
 
 HANDLERS: dict[str, Handler] = {
     "business.snooze_end": inbox_state.end_snooze,
+    "webhook.deliver": webhooks.deliver,
+    "business.rule_idle": automation.run_idle,
+    "business.scheduled_send": outbound.send_scheduled,
+    "business.broadcast_send": broadcasts.send_broadcast,
 }

@@ -14,6 +14,7 @@ from backchannel.domain import accounts as rules
 from backchannel.domain import limits as limit_rules
 from backchannel.domain import policy
 from backchannel.domain.ids import is_public_id, new_id, new_token, token_hash
+from backchannel.domain.webhooks import TOKEN_PREFIX as BUSINESS_TOKEN_PREFIX
 from backchannel.errors import BackchannelError
 from backchannel.services import presence
 from backchannel.services.core import Core, Requester
@@ -128,7 +129,10 @@ async def login(
 
 
 async def authenticate(core: Core, token: str) -> Requester:
-    """The requester a bearer token stands for, or `unauthenticated`."""
+    """The requester a bearer token stands for, or `unauthenticated`. A business API
+    token is none of these: it shares the auth cache, so it is refused before it."""
+    if token.startswith(BUSINESS_TOKEN_PREFIX):
+        raise BackchannelError("unauthenticated", "API tokens work on business routes only.")
     hashed = token_hash(token)
     cached = core.cached_requester(hashed)
     if cached is not None:

@@ -23,6 +23,7 @@ from backchannel.domain import accounts as account_rules
 from backchannel.domain import business as rules
 from backchannel.domain import hours
 from backchannel.domain import limits as limit_rules
+from backchannel.domain import webhooks as webhook_rules
 from backchannel.errors import BackchannelError
 from backchannel.services import inbox_state, pagination
 from backchannel.services.core import Core, Requester
@@ -30,6 +31,7 @@ from backchannel.services.events import emit
 from backchannel.services.views import iso, user_view
 from backchannel.store import accounts as user_db
 from backchannel.store import business as db
+from backchannel.store import webhooks as token_db
 from backchannel.store import workspace as workspace_db
 from backchannel.store.database import ReadTxn, WriteTxn
 
@@ -45,6 +47,15 @@ class Team:
     role: str
     scope: str
     teams: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequester(Requester):
+    """A business API token (services/business_tokens.py): it acts for the business `user_id`
+    with the token's role, on that business's routes only (api/deps.py)."""
+
+    token_id: int = 0
+    token_name: str = ""
 
 
 def _handle(raw: str) -> str:
@@ -64,6 +75,8 @@ def gate(t: WriteTxn, requester: Requester, handle: str, action: str) -> Team:
     business = user_db.user_by_handle(t.conn, _handle(handle))
     if business is None or db.business(t.conn, business["id"]) is None:
         raise BackchannelError("business_not_found", "No such business.")
+    if isinstance(requester, TokenRequester):
+        return _token_team(t, requester, business, action)
     member = db.open_member(t.conn, business["id"], requester.user_id)
     if member is None:
         raise BackchannelError("business_not_found", "No such business.")
@@ -76,6 +89,21 @@ def gate(t: WriteTxn, requester: Requester, handle: str, action: str) -> Team:
         else []
     )
     return Team(business, int(member["member_id"]), member["role"], member["scope"], tuple(teams))
+
+
+def _token_team(t: WriteTxn, requester: TokenRequester, business: Row, action: str) -> Team:
+    """`gate` for an API token: its own business only, while it stands, with its role."""
+    if business["id"] != requester.user_id:
+        raise BackchannelError("business_not_found", "No such business.")
+    role = token_db.token_role(t.conn, requester.token_id)
+    if role is None:
+        raise BackchannelError("unauthenticated", "The API token was revoked.")
+    if action in webhook_rules.TOKEN_DENIED_ACTIONS:
+        raise BackchannelError("business_forbidden", f"An API token may not do that ({action}).")
+    rules.require(role, action)
+    member = db.open_member(t.conn, business["id"], business["id"])
+    member_id = int(member["member_id"]) if member is not None else 0
+    return Team(business, member_id, role, "all", ())
 
 
 def conversation_gate(t: WriteTxn, team: Team, requester: Requester, conversation_pid: str) -> Row:
@@ -130,7 +158,10 @@ def audit_in_txn(
     conversation_id: int | None = None,
     **detail: Any,
 ) -> None:
-    """Record a delegated read or write (`detail`: what it named, as JSON)."""
+    """Record a delegated read or write (`detail`: what it named, as JSON; an API
+    token's name is added as `token`)."""
+    if isinstance(requester, TokenRequester):
+        detail["token"] = requester.token_name
     db.audit(
         t.conn,
         business_id=team.business["id"],

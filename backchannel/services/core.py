@@ -64,6 +64,11 @@ class Core:
     typing_timers: dict[tuple[int, str], tuple[asyncio.TimerHandle, list[int]]] = field(
         default_factory=dict
     )
+    # (user id, business id, conversation id) -> the timer that ends a teammate's "viewing"
+    # or "typing" nobody refreshed, who was told, and the frame (services/team_presence.py).
+    team_presence: dict[
+        tuple[int, int, str], tuple[asyncio.TimerHandle, list[int], dict[str, Any]]
+    ] = field(default_factory=dict)
     # Per-sender and per-IP limits (backchannel/ratelimit); app.py passes the shared one.
     limiter: RateLimiter = field(default_factory=LocalLimiter)
     # Where uploads' bytes live (backchannel/media); app.py builds it.

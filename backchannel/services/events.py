@@ -53,6 +53,21 @@ EVENT_TYPES: dict[str, tuple[str, str]] = {
     "business.team_updated": ("team", "Someone joined or left the team, or changed role."),
     "business.labels_updated": ("team", "The business's labels changed."),
     "business.mentioned": ("you", "A teammate @mentioned you in a private note."),
+    # approvals (services/approvals.py): a restricted member's reply waits, then is decided
+    "business.approval_requested": ("team", "A reply waits for an admin's approval."),
+    "business.approval_decided": ("team", "A held reply was approved (and sent) or rejected."),
+    "business.scheduled_updated": (
+        "team",
+        "A scheduled message was created, changed, sent, cancelled or failed.",
+    ),
+    "business.broadcast_updated": (
+        "team",
+        "A broadcast was created, went out in part or in full, or was cancelled.",
+    ),
+    "business.webhook_disabled": (
+        "owners and admins",
+        "A webhook of the business failed too often in a row and was turned off.",
+    ),
 }
 
 

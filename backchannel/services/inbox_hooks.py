@@ -71,6 +71,9 @@ def business_message(
     webhooks.on_business_message(
         t, business_id, conversation, message, agent_id=agent_id, automation_kind=automation_kind
     )
+    bot.on_business_message(
+        t, business_id, conversation, message, agent_id=agent_id, automation_kind=automation_kind
+    )
 
 
 def state_changed(
@@ -91,3 +94,4 @@ def state_changed(
     automation.on_state_changed(
         t, business_id, conversation_id, before, after, by=by, reason=reason
     )
+    bot.on_state_changed(t, business_id, conversation_id, before, after, by=by, reason=reason)

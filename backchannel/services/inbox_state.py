@@ -150,11 +150,12 @@ def send_as_business_in_txn(
     text: str,
     *,
     automation: str,
+    quick_replies: Sequence[Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Send `text` as the business from one of its automations (`welcome`, `away`, `bot`,
     `rule`, `csat`…), in `t`: the customer sees the business; the team sees the automation
     (`business.message_sent`). It does not answer for the team: the customer still waits.
-    Returns the message's view."""
+    `quick_replies`: buttons the customer may tap ([{id, label}]). Returns the message's view."""
     from backchannel.services.messages import send_automated_in_txn
 
     account = user_db.user_by_id(t.conn, business_id)
@@ -166,7 +167,7 @@ def send_as_business_in_txn(
         None,
         str(account["display_name"]),
     )
-    view = send_automated_in_txn(t, as_business, conversation, text)
+    view = send_automated_in_txn(t, as_business, conversation, text, quick_replies=quick_replies)
     message_id = msg_db.message_id(t.conn, view["id"])
     db.record_agent(
         t.conn, message_id=message_id, business_id=business_id, agent_id=None, automation=automation

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -258,10 +258,12 @@ def _insert(
     forwarded: bool = False,
     private_to: int | None = None,
     content: rules.Content | None = None,
+    quick_replies: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Insert a message, its event and the conversation's activity, building the view
     from what is at hand rather than reading the row back. A message private to its
-    sender leaves the conversation's activity alone (nobody else may notice it)."""
+    sender leaves the conversation's activity alone (nobody else may notice it). A text
+    message's `quick_replies` (buttons) are kept in its `extra`."""
     kind = "text" if content is None else content.kind
     share = None if content is None else content.share
     pids = () if content is None else content.media
@@ -282,7 +284,9 @@ def _insert(
         now=t.now_ms,
         private_to=private_to,
         kind=kind,
-        extra=None if share is None else orjson.dumps(share).decode(),
+        extra=orjson.dumps(share).decode()
+        if share is not None
+        else (orjson.dumps({"quick_replies": quick_replies}).decode() if quick_replies else None),
         media_count=len(pids),
     )
     attached = []
@@ -315,6 +319,8 @@ def _insert(
         "media": attached,
         "preview": None,
     }
+    if quick_replies:
+        view["quick_replies"] = quick_replies
     emit(
         t,
         "message.created",
@@ -329,12 +335,55 @@ def _insert(
 
 
 def send_automated_in_txn(
-    t: WriteTxn, requester: Requester, conversation: Mapping[Any, Any], text: str
+    t: WriteTxn,
+    requester: Requester,
+    conversation: Mapping[Any, Any],
+    text: str,
+    *,
+    quick_replies: Sequence[Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
     """A message the sender's own automation sends (a business's welcome or away text,
     configured by its owners): inserted and announced like any, without the spam checks
-    and limits that guard what people type. Returns its view."""
-    return _insert(t, requester, conversation, text=text, txn_id=None, reply=None)
+    and limits that guard what people type. `quick_replies`: its buttons ([{id, label}],
+    a bot's). Returns its view."""
+    return _insert(
+        t,
+        requester,
+        conversation,
+        text=text,
+        txn_id=None,
+        reply=None,
+        quick_replies=[dict(q) for q in quick_replies] if quick_replies else None,
+    )
+
+
+def send_in_txn(
+    t: WriteTxn,
+    core: Core,
+    requester: Requester,
+    conversation_pid: str,
+    *,
+    text: str,
+    reply_to: str | None,
+    counts: screening.Counts,
+) -> dict[str, Any]:
+    """A text message sent inside the caller's transaction, with all a send's checks (an
+    approved reply: the approval commits with the message or not at all). `counts`: from
+    `screening.before_send`, awaited first. Returns its view."""
+    body = rules.Content(rules.check_text(text, max_length=core.settings.max_message_length))
+    conversation = access.conversation(t.conn, requester, conversation_pid)
+    reply = None if reply_to is None else access.message(t.conn, requester, conversation, reply_to)
+    return _send_in_txn(
+        t,
+        core,
+        requester,
+        conversation,
+        text=body.text,
+        txn_id=None,
+        reply=reply,
+        counts=counts,
+        content=body,
+    )
 
 
 async def history(
@@ -630,7 +679,9 @@ async def forward_message(
         message = access.message(t.conn, requester, conversation, message_pid)
         _require_not_unsent(message)
         destinations = [access.conversation(t.conn, requester, pid) for pid in unique_targets]
-        share = None if message["extra"] is None else orjson.loads(message["extra"])
+        # A text message's `extra` is its buttons (a bot's), which are not forwarded.
+        kept = message["extra"] is not None and message["kind"] != "text"
+        share = orjson.loads(message["extra"]) if kept else None
         return [
             _send_in_txn(
                 t,

@@ -8,7 +8,7 @@ business's own Requester (`acting`), and writes its audit row in the same transa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -16,7 +16,14 @@ from backchannel.domain import business as rules
 from backchannel.domain import messages as message_rules
 from backchannel.domain.ids import new_id
 from backchannel.errors import BackchannelError
-from backchannel.services import access, inbox_state, messages, pagination
+from backchannel.services import (
+    access,
+    approvals,
+    inbox_state,
+    inbox_views,
+    messages,
+    pagination,
+)
 from backchannel.services.business import (
     Team,
     acting,
@@ -55,20 +62,33 @@ async def inbox(
     unread: bool,
     cursor: str | None,
     limit: int | None,
+    view: str | None = None,
 ) -> dict[str, Any]:
     """A page of the business's conversations the requester may see, newest activity
     first, filtered by status, assignee (a handle, `me` or `none`), label, priority,
-    unread, and how long the customer has waited."""
+    unread, and how long the customer has waited — or by a saved `view`'s filters, which
+    those given beside it override."""
     if status is not None and status not in rules.STATUSES:
         raise BackchannelError("invalid_request", f"status is one of {', '.join(rules.STATUSES)}.")
     if priority is not None:
         rules.check_priority(priority)
     before = pagination.decode(cursor, 2)
     size = pagination.clamp(limit, 25)
+    view_id = view
 
     def txn(t: WriteTxn) -> dict[str, Any]:
+        nonlocal status, assignee, label, priority, waiting_minutes, unread
         team = gate(t, requester, handle, "read")
         business_id = team.business["id"]
+        if view_id is not None:
+            saved = inbox_views.filters_in_txn(t, team, requester, view_id)
+            status = status if status is not None else saved.get("status")
+            assignee = assignee if assignee is not None else saved.get("assignee")
+            label = label if label is not None else saved.get("label")
+            priority = priority if priority is not None else saved.get("priority")
+            if waiting_minutes is None:
+                waiting_minutes = saved.get("waiting_minutes")
+            unread = unread or bool(saved.get("unread", False))
         who: int | str | None = None
         if assignee == "none":
             who = "none"
@@ -115,7 +135,14 @@ async def inbox(
 
         page = pagination.page(rows, size, view, lambda r: (r["sort_at"], r["conversation_id"]))
         audit_in_txn(
-            t, team, requester, "inbox.listed", status=status, assignee=assignee, label=label
+            t,
+            team,
+            requester,
+            "inbox.listed",
+            status=status,
+            assignee=assignee,
+            label=label,
+            view=view_id,
         )
         return page
 
@@ -259,13 +286,27 @@ async def reply(
     text: str,
     reply_to: str | None,
     content: message_rules.Content | None,
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[dict[str, Any], Literal["created", "retry", "held"]]:
     """Send a message as the business; the customer sees the business, the team sees the
-    agent (`business.message_sent`). The business's own limits and checks apply."""
+    agent (`business.message_sent`). The business's own limits and checks apply. A member
+    whose replies need approval gets it held instead (`held`: the pending approval,
+    services/approvals.py); nothing is sent."""
 
-    def check(t: WriteTxn) -> Requester:
+    def check(t: WriteTxn) -> Requester | dict[str, Any]:
         team = gate(t, requester, handle, "reply")
         state = conversation_gate(t, team, requester, conversation_pid)
+        if approvals.needs_approval(t, team):
+            return approvals.hold_in_txn(
+                t,
+                core,
+                team,
+                requester,
+                state,
+                txn_id=txn_id,
+                text=text,
+                reply_to=reply_to,
+                content=content,
+            )
         audit_in_txn(
             t, team, requester, "message.sent", conversation_id=int(state["conversation_id"])
         )
@@ -273,6 +314,8 @@ async def reply(
 
     # The gate and its audit commit before the send: a refused send still shows the try.
     as_business = await core.store.write("business_reply_gate", check)
+    if isinstance(as_business, dict):
+        return as_business, "held"
     message, created = await messages.send_message(
         core,
         as_business,
@@ -291,7 +334,7 @@ async def reply(
                 "deactivated_at": None,
             }
         )
-    return message, created
+    return message, "created" if created else "retry"
 
 
 async def update_conversation(

@@ -66,7 +66,10 @@ def message_view(
         if not handle.startswith("~"):  # a deactivated account's reactions are not shown
             grouped.setdefault(emoji, []).append(handle)
     sender_deleted = row["sender_handle"].startswith("~")
-    return {
+    # `extra`: a share's JSON, or a text message's quick replies (a bot's buttons).
+    extra = None if unsent or row["extra"] is None else orjson.loads(row["extra"])
+    text_kind = row["kind"] == "text"
+    view = {
         "id": row["pid"],
         "conversation_id": row["conversation_pid"],
         "position": row["position"],
@@ -83,10 +86,13 @@ def message_view(
         "edited_at": None if unsent else iso(row["edited_at"]),
         "unsent": unsent,
         "kind": row["kind"],
-        "share": None if unsent or row["extra"] is None else orjson.loads(row["extra"]),
+        "share": None if text_kind else extra,
         "media": [] if unsent else [media_view(m) for m in media or ()],
         "preview": None if unsent or not row["preview"] else orjson.loads(row["preview"]) or None,
     }
+    if text_kind and extra and extra.get("quick_replies"):
+        view["quick_replies"] = extra["quick_replies"]
+    return view
 
 
 def media_view(row: Row, *, opened_by: list[str] | None = None) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, tuple_, update
 
 from backchannel.store.tables import jobs
 
@@ -75,6 +75,15 @@ def claim(conn: Connection, *, now: int, lease_ms: int, limit: int) -> list[Row]
 def finish(conn: Connection, job_id: int, attempts: int) -> None:
     """Delete a job done, unless it was re-enqueued (same key) since it was claimed."""
     conn.execute(delete(jobs).where(jobs.c.id == job_id, jobs.c.attempts == attempts))
+
+
+def finish_many(conn: Connection, done: list[tuple[int, int]]) -> None:
+    """`finish` for many (job id, attempt) pairs in one statement."""
+    if not done:
+        return
+    conn.execute(
+        delete(jobs).where(tuple_(jobs.c.id, jobs.c.attempts).in_([tuple_(i, a) for i, a in done]))
+    )
 
 
 def retry_later(conn: Connection, job_id: int, *, run_at: int, error: str, now: int) -> None:

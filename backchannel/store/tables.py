@@ -511,6 +511,23 @@ business_audit = Table(
     Index("ix_business_audit_business", "business_id", "id"),
 )
 
+# A saved view of the inbox: a name for a set of filters (domain/business.py VIEW_FILTERS),
+# the owner's own (`owner_id`) or shared with the whole team (`owner_id` NULL).
+business_views = Table(
+    "business_views",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("pid", String(32), nullable=False, unique=True),
+    Column("business_id", ForeignKey("users.id"), nullable=False),
+    Column("owner_id", ForeignKey("users.id"), nullable=True),
+    Column("name", String(60), nullable=False),
+    Column("filters", Text, nullable=False),  # JSON object
+    Column("created_by", ForeignKey("users.id"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_business_views_business", "business_id", "owner_id"),
+)
+
 # --- the job queue -----------------------------------------------------------------------
 # Work to do later or outside a request (backchannel/jobs): a snooze ending, a webhook
 # delivery, a scheduled send. Enqueued in the transaction that decides it, so a job exists
@@ -537,8 +554,362 @@ jobs = Table(
 
 # --- reports: metrics and CSAT (issue 7) --- (tables of migration 0011 below this line)
 
+# One open→resolved cycle of a business conversation (a reopening starts the next one): the
+# facts reports are computed from, recorded as they happen (services/reports.py). `team_id`
+# has no foreign key: a deleted team's past cycles keep its id (reported as an unknown team).
+business_report_cycles = Table(
+    "business_report_cycles",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("business_id", ForeignKey("users.id"), nullable=False),
+    Column("conversation_id", ForeignKey("conversations.id"), nullable=False),
+    Column("opened_at", BigInteger, nullable=False),
+    Column("waiting_since", BigInteger, nullable=True),  # the customer's unanswered wait
+    Column("first_responder_id", ForeignKey("users.id"), nullable=True),
+    Column("assignee_id", ForeignKey("users.id"), nullable=True),  # frozen when resolved
+    Column("team_id", BigInteger, nullable=True),  # frozen when resolved
+    Column("customer_messages", Integer, nullable=False, server_default="0"),
+    Column("agent_messages", Integer, nullable=False, server_default="0"),
+    Column("bot_messages", Integer, nullable=False, server_default="0"),
+    Column("handoff_at", BigInteger, nullable=True),  # a person answered after the bot
+    Column("resolved_at", BigInteger, nullable=True),
+    Column("resolved_by", ForeignKey("users.id"), nullable=True),
+    Column("csat_sent_at", BigInteger, nullable=True),
+    Column("csat_score", Integer, nullable=True),
+    Column("csat_at", BigInteger, nullable=True),
+    Index("ix_business_report_cycles_conversation", "business_id", "conversation_id", "id"),
+    Index("ix_business_report_cycles_opened", "business_id", "opened_at"),
+    Index("ix_business_report_cycles_resolved", "business_id", "resolved_at"),
+    Index("ix_business_report_cycles_csat", "business_id", "csat_at"),
+)
+
+# Each wait of a customer and the answer that ended it (a person's, or the business
+# account's): the first of a cycle is its first response, later ones next responses.
+business_report_responses = Table(
+    "business_report_responses",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("business_id", ForeignKey("users.id"), nullable=False),
+    Column("cycle_id", ForeignKey("business_report_cycles.id"), nullable=False),
+    Column("waited_from", BigInteger, nullable=False),
+    Column("answered_at", BigInteger, nullable=False),
+    Column("responder_id", ForeignKey("users.id"), nullable=False),
+    Column("first", Integer, nullable=False),  # 1: the cycle's first response
+    Index("ix_business_report_responses_answered", "business_id", "answered_at"),
+)
+
+# A business's CSAT survey: on or off, and its texts (defaults in services/reports.py).
+business_report_settings = Table(
+    "business_report_settings",
+    metadata,
+    Column("business_id", ForeignKey("users.id"), primary_key=True),
+    Column("csat_enabled", Integer, nullable=False, server_default="0"),
+    Column("csat_question", Text, nullable=True),
+    Column("csat_thanks", Text, nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
 # --- webhooks and API tokens (issue 7) --- (tables of migration 0012 below this line)
+
+# A business's webhook endpoints. `secret` signs deliveries, so it is kept as it is (it is
+# shown once; only the business's owners and admins can rotate it). `failures` counts
+# failed attempts in a row; reaching `webhook_disable_after` turns `enabled` off.
+business_webhooks = Table(
+    "business_webhooks",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("pid", String(32), nullable=False, unique=True),
+    Column("business_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("url", Text, nullable=False),
+    Column("events", Text, nullable=False),  # JSON list of event types
+    Column("description", String(200), nullable=True),
+    Column("secret", String(80), nullable=False),
+    Column("enabled", Integer, nullable=False, server_default="1"),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("disabled_reason", String(200), nullable=True),
+    Column("created_by", ForeignKey("users.id"), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# One event for one endpoint: its body (the exact bytes signed and sent, every attempt),
+# its state (pending | delivered | failed) and its last attempt.
+business_webhook_deliveries = Table(
+    "business_webhook_deliveries",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("pid", String(32), nullable=False, unique=True),  # the Webhook-Id header
+    Column("webhook_id", ForeignKey("business_webhooks.id"), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("state", String(12), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("status_code", Integer, nullable=True),
+    Column("latency_ms", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("next_attempt_at", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_business_webhook_deliveries_webhook", "webhook_id", "id"),
+    Index("ix_business_webhook_deliveries_created", "webhook_id", "created_at"),
+)
+
+# Every attempt of a delivery, for the delivery log.
+business_webhook_attempts = Table(
+    "business_webhook_attempts",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("delivery_id", ForeignKey("business_webhook_deliveries.id"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("latency_ms", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("at", BigInteger, nullable=False),
+    Index("ix_business_webhook_attempts_delivery", "delivery_id", "attempt"),
+)
+
+# API tokens of a business (bots, CRM integrations): stored hashed, like session tokens.
+business_api_tokens = Table(
+    "business_api_tokens",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("pid", String(32), nullable=False, unique=True),
+    Column("business_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("name", String(64), nullable=False),
+    Column("role", String(16), nullable=False),  # admin | agent | viewer, never owner
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 hex
+    Column("created_by", ForeignKey("users.id"), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_used_at", BigInteger, nullable=True),
+)
 
 # --- automation: rules, bot, approvals, assignment (issue 7) --- (migration 0013)
 
+# A business's automation rules (domain/rules.py): `trigger` is the trigger's type, to find
+# the rules an event runs; `definition` the checked rule as JSON (trigger, conditions,
+# actions, stop). Run in `position` order (then id).
+business_rules = Table(
+    "business_rules",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("pid", String(32), nullable=False, unique=True),
+    Column("business_id", ForeignKey("users.id"), nullable=False),
+    Column("name", String(80), nullable=False),
+    Column("enabled", Integer, nullable=False, server_default="1"),
+    Column("position", Integer, nullable=False),
+    Column("trigger", String(24), nullable=False),
+    Column("definition", Text, nullable=False),
+    Column("created_by", ForeignKey("users.id"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_business_rules_business", "business_id", "trigger", "position"),
+)
+
+# Each time a rule ran on a conversation: what triggered it and what each action did.
+business_rule_runs = Table(
+    "business_rule_runs",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("business_id", ForeignKey("users.id"), nullable=False),
+    Column("rule_id", ForeignKey("business_rules.id"), nullable=False),
+    Column("conversation_id", ForeignKey("conversations.id"), nullable=False),
+    Column("trigger", String(24), nullable=False),
+    Column("outcome", Text, nullable=False),  # JSON list: [{type, done, detail}]
+    Column("at", BigInteger, nullable=False),
+    Index("ix_business_rule_runs_rule", "rule_id", "id"),
+)
+
+# How a business assigns conversations (domain/assignment.py); no row: manual.
+business_assignment = Table(
+    "business_assignment",
+    metadata,
+    Column("business_id", ForeignKey("users.id"), primary_key=True),
+    Column("mode", String(16), nullable=False, server_default="manual"),
+    Column("capacity", Integer, nullable=False, server_default="10"),
+    Column("roles", String(64), nullable=False, server_default="agent"),  # comma-separated
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# A teammate's availability for round-robin (no row: away) and when it last gave them one.
+business_availability = Table(
+    "business_availability",
+    metadata,
+    Column("business_id", ForeignKey("users.id"), primary_key=True),
+    Column("user_id", ForeignKey("users.id"), primary_key=True),
+    Column("available", Integer, nullable=False, server_default="0"),
+    Column("last_assigned_at", BigInteger, nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
 # --- outbound: scheduled messages and broadcasts (issue 7) --- (migration 0014)
+
+# A message an agent wrote to be sent later, as the business, in one conversation:
+# `pending` until its job sends it (`sent`, `message_id`), or it is `cancelled` (by a
+# teammate, `cancelled_by`, or because the customer replied first) or `failed` (`reason`).
+# `version` counts edits: a job queued for an older version does nothing.
+business_scheduled = Table(
+    "business_scheduled",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("pid", String(32), nullable=False, unique=True),
+    Column("business_id", ForeignKey("users.id"), nullable=False),
+    Column("conversation_id", ForeignKey("conversations.id"), nullable=False),
+    Column("author_id", ForeignKey("users.id"), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("send_at", BigInteger, nullable=False),
+    Column("cancel_if_reply", Integer, nullable=False, server_default="0"),  # 0 or 1
+    Column("status", String(12), nullable=False, server_default="pending"),
+    Column("reason", String(40), nullable=True),
+    Column("cancelled_by", ForeignKey("users.id"), nullable=True),
+    Column("message_id", ForeignKey("messages.id"), nullable=True),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_business_scheduled_business", "business_id", "status", "send_at"),
+    Index("ix_business_scheduled_conversation", "conversation_id", "status"),
+)
+
+# Who opted in to a business's broadcasts (`in`), or out (`out`: honoured at once), by a
+# keyword sent in `conversation_id`, the conversation broadcasts reach them in.
+business_subscribers = Table(
+    "business_subscribers",
+    metadata,
+    Column("business_id", ForeignKey("users.id"), primary_key=True),
+    Column("customer_id", ForeignKey("users.id"), primary_key=True),
+    Column("conversation_id", ForeignKey("conversations.id"), nullable=False),
+    Column("status", String(4), nullable=False),  # in | out
+    Column("opted_in_at", BigInteger, nullable=False),
+    Column("opted_out_at", BigInteger, nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_business_subscribers_status", "business_id", "status"),
+)
+
+# The words that opt a business's customers in to its broadcasts and out (JSON lists; no
+# row: domain/broadcasts.py's defaults).
+business_broadcast_keywords = Table(
+    "business_broadcast_keywords",
+    metadata,
+    Column("business_id", ForeignKey("users.id"), primary_key=True),
+    Column("opt_in", Text, nullable=False),
+    Column("opt_out", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# A message sent as the business to its opted-in contacts (all, or those of a label: the
+# recipients are chosen when it is created): `scheduled` until `send_at`, `sending` in paced
+# batches, then `done`; or `cancelled`.
+business_broadcasts = Table(
+    "business_broadcasts",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("pid", String(32), nullable=False, unique=True),
+    Column("business_id", ForeignKey("users.id"), nullable=False),
+    Column("author_id", ForeignKey("users.id"), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("audience", Text, nullable=True),  # JSON: the label it was for, as it was then
+    Column("status", String(12), nullable=False),
+    Column("send_at", BigInteger, nullable=False),
+    Column("cancelled_by", ForeignKey("users.id"), nullable=True),
+    Column("finished_at", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_business_broadcasts_business", "business_id", "id"),
+)
+
+# Each recipient of a broadcast, chosen when it was created, and what became of their
+# message: `queued`, `sent` (`message_id`), `skipped` (`reason`: opted_out, blocked,
+# cannot_message), `failed` (`reason`: the error code) or `cancelled`. Durable, so a
+# restarted broadcast resumes with those still queued.
+business_broadcast_recipients = Table(
+    "business_broadcast_recipients",
+    metadata,
+    Column("broadcast_id", ForeignKey("business_broadcasts.id"), primary_key=True),
+    Column("customer_id", ForeignKey("users.id"), primary_key=True),
+    Column("conversation_id", ForeignKey("conversations.id"), nullable=False),
+    Column("status", String(12), nullable=False, server_default="queued"),
+    Column("reason", String(40), nullable=True),
+    Column("message_id", ForeignKey("messages.id"), nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_business_broadcast_recipients_status", "broadcast_id", "status"),
+    Index("ix_business_broadcast_recipients_customer", "customer_id", "status"),
+)
+
+# --- the FAQ bot and approvals (issue 7) --- (migration 0015)
+# A business's bot settings (no row: the bot is off, with the default texts).
+business_bots = Table(
+    "business_bots",
+    metadata,
+    Column("business_id", ForeignKey("users.id"), primary_key=True),
+    Column("enabled", Integer, nullable=False, server_default="0"),
+    Column("greeting", Text, nullable=True),
+    Column("unsure_text", Text, nullable=False),
+    Column("handoff_text", Text, nullable=False),
+    Column("handoff_label", String(40), nullable=False),
+    Column("threshold", Integer, nullable=False),  # percent
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# The bot's knowledge list: a question, other ways to ask it, keywords, an answer (a
+# template, domain/templates.py) and the quick replies offered with it.
+business_bot_entries = Table(
+    "business_bot_entries",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("pid", String(32), nullable=False, unique=True),
+    Column("business_id", ForeignKey("users.id"), nullable=False),
+    Column("question", String(300), nullable=False),
+    Column("alternatives", Text, nullable=False),  # JSON list of strings
+    Column("keywords", Text, nullable=False),  # JSON list of strings
+    Column("answer", Text, nullable=False),
+    Column("quick_replies", Text, nullable=False),  # JSON list of labels
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_business_bot_entries_business", "business_id", "id"),
+)
+
+# The bot in one conversation: the buttons it offered last, and whether it handed the
+# conversation over to the team (then it stays quiet until the conversation is resolved).
+business_bot_conversations = Table(
+    "business_bot_conversations",
+    metadata,
+    Column("business_id", ForeignKey("users.id"), primary_key=True),
+    Column("conversation_id", ForeignKey("conversations.id"), primary_key=True),
+    Column("offered", Text, nullable=True),  # JSON list of labels
+    Column("handed_off_at", BigInteger, nullable=True),
+    Column("handoff_reason", String(16), nullable=True),  # asked | unsure | team
+    Column("greeted_at", BigInteger, nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# Team members whose replies wait for an admin's approval (by membership: rejoining the
+# team starts without the flag).
+business_restricted_members = Table(
+    "business_restricted_members",
+    metadata,
+    Column("member_id", ForeignKey("business_members.id"), primary_key=True),
+    Column("business_id", ForeignKey("users.id"), nullable=False),
+    Column("set_by", ForeignKey("users.id"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Replies held for approval: pending, then approved (sent: `message_id`) or rejected.
+business_approvals = Table(
+    "business_approvals",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("pid", String(32), nullable=False, unique=True),
+    Column("business_id", ForeignKey("users.id"), nullable=False),
+    Column("conversation_id", ForeignKey("conversations.id"), nullable=False),
+    Column("author_id", ForeignKey("users.id"), nullable=False),
+    Column("txn_id", String(64), nullable=True),
+    Column("text", Text, nullable=False),
+    Column("reply_to", String(32), nullable=True),  # a message's pid
+    Column("state", String(8), nullable=False),  # pending | approved | rejected
+    Column("comment", Text, nullable=True),
+    Column("decided_by", ForeignKey("users.id"), nullable=True),
+    Column("decided_at", BigInteger, nullable=True),
+    Column("message_id", ForeignKey("messages.id"), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("author_id", "txn_id", name="uq_business_approvals_txn"),
+    Index("ix_business_approvals_business", "business_id", "state", "id"),
+)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from starlette.responses import Response
@@ -11,7 +11,14 @@ from backchannel.api import schemas as s
 from backchannel.api.deps import CoreDep, RequesterDep
 from backchannel.api.responses import json, no_content
 from backchannel.api.routes.messages import content_of
-from backchannel.services import business, team_inbox, workspace
+from backchannel.services import (
+    business,
+    inbox_views,
+    team_inbox,
+    team_media,
+    team_presence,
+    workspace,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["business"])
 B = "/businesses/{handle}"
@@ -97,10 +104,12 @@ async def inbox(
     priority: Literal["none", "low", "medium", "high", "urgent"] | None = None,
     waiting_minutes: int | None = Query(None, ge=0, le=525600, description="Waiting at least."),
     unread: bool = False,
+    view: str | None = Query(None, max_length=64, description="A saved view's id."),
     cursor: str | None = None,
     limit: int | None = Query(None, ge=1, le=100),
 ) -> Response:
-    """The team inbox, newest activity first, with each conversation's working state."""
+    """The team inbox, newest activity first, with each conversation's working state;
+    with `view`, that saved view's filters (those given beside it win)."""
     return json(
         await team_inbox.inbox(
             core,
@@ -114,8 +123,40 @@ async def inbox(
             unread=unread,
             cursor=cursor,
             limit=limit,
+            view=view,
         )
     )
+
+
+@router.get(B + "/views", response_model=s.ViewList)
+async def views(handle: str, core: CoreDep, me: RequesterDep) -> Response:
+    """Saved views: the team's shared ones, then your own."""
+    return json(await inbox_views.list_views(core, me, handle))
+
+
+@router.post(B + "/views", status_code=201, response_model=s.ViewOut)
+async def create_view(handle: str, body: s.ViewIn, core: CoreDep, me: RequesterDep) -> Response:
+    filters = body.filters.model_dump(exclude_none=True)
+    view = await inbox_views.create_view(
+        core, me, handle, name=body.name, filters=filters, shared=body.shared
+    )
+    return json(view, 201)
+
+
+@router.patch(B + "/views/{view_id}", response_model=s.ViewOut)
+async def update_view(
+    handle: str, view_id: str, body: s.ViewPatch, core: CoreDep, me: RequesterDep
+) -> Response:
+    changes: dict[str, Any] = {"name": body.name}
+    if body.filters is not None:
+        changes["filters"] = body.filters.model_dump(exclude_none=True)
+    return json(await inbox_views.update_view(core, me, handle, view_id, changes))
+
+
+@router.delete(B + "/views/{view_id}", status_code=204)
+async def delete_view(handle: str, view_id: str, core: CoreDep, me: RequesterDep) -> Response:
+    await inbox_views.delete_view(core, me, handle, view_id)
+    return no_content()
 
 
 @router.get(B + "/conversations/{conversation_id}", response_model=s.TeamConversationOut)
@@ -159,14 +200,18 @@ async def history(
     B + "/conversations/{conversation_id}/messages",
     status_code=201,
     response_model=s.TeamMessageOut,
-    responses={200: {"model": s.TeamMessageOut, "description": "A retry: the original."}},
+    responses={
+        200: {"model": s.TeamMessageOut, "description": "A retry: the original."},
+        202: {"model": s.ApprovalOut, "description": "Held for an admin's approval."},
+    },
 )
 async def reply(
     handle: str, conversation_id: str, body: s.MessageIn, core: CoreDep, me: RequesterDep
 ) -> Response:
-    """Reply as the business (the customer sees the business; the team, you)."""
+    """Reply as the business (the customer sees the business; the team, you). A member
+    whose replies need approval gets 202 and the held reply instead."""
     content = content_of(body, core.settings.max_message_length)
-    view, created = await team_inbox.reply(
+    view, outcome = await team_inbox.reply(
         core,
         me,
         handle,
@@ -176,7 +221,7 @@ async def reply(
         reply_to=body.reply_to,
         content=content,
     )
-    return json(view, 201 if created else 200)
+    return json(view, {"created": 201, "retry": 200, "held": 202}[outcome])
 
 
 @router.post(B + "/conversations/{conversation_id}/read", response_model=s.ReadOut)
@@ -186,6 +231,15 @@ async def mark_read(
     """Mark it read for the team, up to a message (the customer may see "Seen")."""
     position = await team_inbox.mark_read(core, me, handle, conversation_id, body.up_to)
     return json({"read_position": position})
+
+
+@router.post(B + "/conversations/{conversation_id}/presence", response_model=s.TeamPresenceOut)
+async def presence(
+    handle: str, conversation_id: str, body: s.TeamPresenceIn, core: CoreDep, me: RequesterDep
+) -> Response:
+    """Tell teammates you are viewing, typing in, or left this conversation (ephemeral)."""
+    result = await team_presence.announce(core, me, handle, conversation_id, body.state)
+    return json(result)
 
 
 @router.post(
@@ -346,3 +400,9 @@ async def update_contact(
 ) -> Response:
     changes = body.model_dump(include=body.model_fields_set)
     return json(await workspace.update_contact(core, me, handle, customer, changes))
+
+
+@router.get(B + "/media/{media_id}/links", response_model=s.MediaLinksOut)
+async def media_links(handle: str, media_id: str, core: CoreDep, me: RequesterDep) -> Response:
+    """Signed links to an attachment in one of the business's conversations you may see."""
+    return json(await team_media.media_links(core, me, handle, media_id))
