@@ -637,6 +637,18 @@ async def test_contact_profiles(api: Api) -> None:
     assert r.status_code == 404 and code(r) == "user_not_found"
     r = await viewer.patch(f"{B}/shop/contacts/cyd", json={"notes": "x"})
     assert r.status_code == 403
+    # to an agent narrowed to their own conversations, a customer they do not serve does
+    # not exist; once assigned to them, the contact is there
+    nora = await api.register("nora")
+    await add(shop, shop, nora, "agent", scope="assigned")
+    for method, body in (("GET", None), ("PATCH", {"notes": "peek"})):
+        r = await nora.request(method, f"{B}/shop/contacts/cyd", json=body)
+        assert r.status_code == 404 and code(r) == "user_not_found", r.text
+    await shop.patch(f"{B}/shop/conversations/{cid}", json={"assignee": "nora"})
+    r = await nora.get(f"{B}/shop/contacts/cyd")
+    assert r.status_code == 200 and [c["conversation_id"] for c in r.json()["conversations"]] == [
+        cid
+    ]
     del stranger
 
 

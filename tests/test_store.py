@@ -192,6 +192,24 @@ async def test_send_message_statement_count(api: Api) -> None:
     assert totals["send_message"] == 6  # + the quoted message
 
 
+async def test_a_message_in_a_business_conversation_statement_count(api: Api) -> None:
+    """What the business inbox adds to a send, with nothing configured: the working state,
+    the welcome/away check, and each part's look at its own settings (reports' cycle,
+    opt-in keywords, the bot, scheduled messages, webhooks, rules). A part that starts
+    reading more per message fails here."""
+    shop, cyd = await api.register(), await api.register()
+    assert (await shop.post("/api/v1/me/business", json={})).status_code == 201
+    conversation = await cyd.direct(shop)
+    await cyd.send(conversation, "warm up")
+    await shop.send(conversation, "an answer")
+    totals = _reset(api)
+    await cyd.send(conversation, "a question", txn_id="pin-b1")
+    assert totals["send_message"] == 21  # 5 of any send, 16 of the inbox
+    totals.clear()
+    await shop.send(conversation, "an answer", txn_id="pin-b2")
+    assert totals["send_message"] == 13
+
+
 async def test_inbox_statement_count_does_not_grow_with_conversations(api: Api) -> None:
     me = await api.register()
     others = await api.users(6)

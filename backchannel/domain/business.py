@@ -3,12 +3,15 @@ whom, and the values a conversation's working state takes.
 
 A business is an account whose inbox a team works. Each member has one role:
 
-| role   | reads | replies, notes | triage (status, labels, assign) | team, labels, settings | audit |
-| ------ | ----- | -------------- | ------------------------------- | ---------------------- | ----- |
-| owner  | yes   | yes            | yes                             | yes (owners too)       | yes   |
-| admin  | yes   | yes            | yes                             | yes (not owners)       | yes   |
-| agent  | yes   | yes            | yes                             | no                     | no    |
-| viewer | yes   | no             | no                              | no                     | no    |
+| role   | reads | replies, notes | triage (status, labels, assign) | reports | manage*          | audit |
+| ------ | ----- | -------------- | ------------------------------- | ------- | ---------------- | ----- |
+| owner  | yes   | yes            | yes                             | yes     | yes (owners too) | yes   |
+| admin  | yes   | yes            | yes                             | yes     | yes (not owners) | yes   |
+| agent  | yes   | yes            | yes                             | no      | no               | no    |
+| viewer | yes   | no             | no                              | yes     | no               | no    |
+
+(*: the team, labels, settings, saved replies, rules, the bot, broadcasts, integrations,
+shared views, and approving held replies — `ACTIONS` below.)
 
 An agent's `scope` narrows what they read: `all`, `assigned` (to them) or `team` (to them
 or a team of theirs). A member whose access expired, or who was removed, has no role.

@@ -1,5 +1,6 @@
 """Automation of a business inbox: rules (domain/rules.py) that act when something happens
-in a conversation, and round-robin assignment (domain/assignment.py).
+in a conversation (round-robin assignment, one of their actions and also on by itself, is
+services/assignment.py).
 
 Rules run inside the transaction of what triggered them (services/inbox_hooks.py calls the
 `on_*` functions), so what they do commits with it or not at all. Each enabled rule of the
@@ -26,14 +27,13 @@ from typing import Any
 import orjson
 
 from backchannel import jobs
-from backchannel.domain import assignment as assigning
 from backchannel.domain import business as roles
 from backchannel.domain import hours, rules, templates
 from backchannel.domain.ids import new_id
 from backchannel.errors import BackchannelError
-from backchannel.services import business, inbox_state, pagination, webhooks
+from backchannel.services import assignment, business, inbox_state, pagination, webhooks
 from backchannel.services.core import Core, Requester
-from backchannel.services.views import iso, user_view
+from backchannel.services.views import iso
 from backchannel.store import accounts as user_db
 from backchannel.store import automation as store
 from backchannel.store import business as db
@@ -77,7 +77,7 @@ def _acting(rule_id: int) -> Iterator[None]:
 def on_conversation_created(t: WriteTxn, business_id: int, conversation_id: int) -> None:
     """A new conversation: round-robin takes it (when on), then `conversation_created`
     rules run."""
-    assign_round_robin(t, business_id, conversation_id)
+    assignment.assign_round_robin(t, business_id, conversation_id)
     _run(t, business_id, conversation_id, "conversation_created")
 
 
@@ -104,7 +104,7 @@ def on_state_changed(
     """A reopened conversation nobody holds goes to round-robin; a new status runs the
     `status_changed` rules (unless a rule's change made it, two rounds deep)."""
     if before["status"] != "open" and after["status"] == "open" and after["assignee_id"] is None:
-        assign_round_robin(t, business_id, conversation_id)
+        assignment.assign_round_robin(t, business_id, conversation_id)
     if before["status"] != after["status"] and _depth() < MAX_CHAIN:
         _run(t, business_id, conversation_id, "status_changed", status=str(after["status"]))
 
@@ -276,7 +276,7 @@ def _assignee(t: WriteTxn, business_id: int, to: str) -> tuple[int, str] | None:
     """(user id, handle) of whom an `assign` action gives the conversation to, or None: the
     teammate no longer may reply, or round-robin found nobody."""
     if to == rules.ROUND_ROBIN:
-        chosen = _pick(t, business_id)
+        chosen = assignment.pick(t, business_id)
     else:
         user = user_db.user_by_handle(t.conn, to)
         member = None if user is None else db.open_member(t.conn, business_id, user["id"])
@@ -339,68 +339,6 @@ async def run_idle(core: Core, job: jobs.Job) -> None:
         jobs.done_in_txn(t, job)
 
     await core.store.write("business_rule_idle", txn)
-
-
-# --- round-robin --------------------------------------------------------------------------
-
-
-def _settings(t: WriteTxn, business_id: int) -> tuple[str, int, tuple[str, ...]]:
-    row = store.assignment(t.conn, business_id)
-    if row is None:
-        return "manual", assigning.DEFAULT_CAPACITY, assigning.DEFAULT_ROLES
-    return str(row["mode"]), int(row["capacity"]), tuple(str(row["roles"]).split(","))
-
-
-def _candidates(t: WriteTxn, business_id: int) -> list[tuple[Row, assigning.Candidate]]:
-    """The team but the business account itself and deactivated accounts."""
-    return [
-        (
-            row,
-            assigning.Candidate(
-                user_id=int(row["user_id"]),
-                role=str(row["role"]),
-                available=bool(row["available"]),
-                expired=row["expires_at"] is not None and row["expires_at"] <= t.now_ms,
-                open_count=int(row["open_count"]),
-                last_assigned_at=row["last_assigned_at"],
-                member_since=int(row["member_since"]),
-            ),
-        )
-        for row in store.candidates(t.conn, business_id)
-        if row["user_id"] != business_id and row["deactivated_at"] is None
-    ]
-
-
-def _pick(t: WriteTxn, business_id: int) -> int | None:
-    """Who round-robin gives the next conversation (and mark their turn), or None."""
-    _, capacity, allowed = _settings(t, business_id)
-    candidates = [c for _, c in _candidates(t, business_id)]
-    chosen = assigning.choose(candidates, roles=allowed, capacity=capacity)
-    if chosen is not None:
-        # Strictly later than every turn before, even within one millisecond.
-        latest = max((c.last_assigned_at or 0 for c in candidates), default=0)
-        store.put_availability(
-            t.conn,
-            business_id,
-            chosen,
-            last_assigned_at=max(t.now_ms, latest + 1),
-            updated_at=t.now_ms,
-        )
-    return chosen
-
-
-def assign_round_robin(t: WriteTxn, business_id: int, conversation_id: int) -> None:
-    """With round-robin on, give an unassigned conversation to the next teammate in turn
-    (nobody eligible: it stays unassigned)."""
-    mode, _, _ = _settings(t, business_id)
-    state = db.state_by_ids(t.conn, business_id, conversation_id)
-    if mode != "round_robin" or state is None or state["assignee_id"] is not None:
-        return
-    chosen = _pick(t, business_id)
-    if chosen is not None:
-        inbox_state.change_state(
-            t, business_id, conversation_id, by=None, reason="round_robin", assignee_id=chosen
-        )
 
 
 # --- rules: the use cases -----------------------------------------------------------------
@@ -633,85 +571,3 @@ def _run_view(row: Row) -> dict[str, Any]:
         "actions": orjson.loads(row["outcome"]),
         "at": iso(row["at"]),
     }
-
-
-# --- assignment: the use cases ------------------------------------------------------------
-
-
-def _assignment_view(t: WriteTxn, business_id: int) -> dict[str, Any]:
-    mode, capacity, allowed = _settings(t, business_id)
-    agents = []
-    for row, candidate in _candidates(t, business_id):
-        if candidate.role not in assigning.ASSIGNABLE_ROLES:
-            continue
-        agents.append(
-            {
-                "user": user_view(row),
-                "role": candidate.role,
-                "available": candidate.available,
-                "open_conversations": candidate.open_count,
-                "last_assigned_at": iso(candidate.last_assigned_at),
-                "eligible": assigning.eligible(candidate, roles=allowed, capacity=capacity),
-            }
-        )
-    return {"mode": mode, "capacity": capacity, "roles": list(allowed), "agents": agents}
-
-
-async def get_assignment(core: Core, requester: Requester, handle: str) -> dict[str, Any]:
-    def txn(t: WriteTxn) -> dict[str, Any]:
-        team = business.gate(t, requester, handle, "read")
-        return _assignment_view(t, int(team.business["id"]))
-
-    return await core.store.write("business_assignment", txn)
-
-
-async def update_assignment(
-    core: Core, requester: Requester, handle: str, changes: dict[str, Any]
-) -> dict[str, Any]:
-    """Change the mode (`manual`, `round_robin`), the capacity per teammate, or the roles
-    round-robin assigns to."""
-
-    def txn(t: WriteTxn) -> dict[str, Any]:
-        team = business.gate(t, requester, handle, "manage_automation")
-        business_id = int(team.business["id"])
-        mode, capacity, allowed = _settings(t, business_id)
-        mode, capacity, allowed = assigning.check_settings(
-            changes.get("mode") or mode,
-            capacity if changes.get("capacity") is None else int(changes["capacity"]),
-            allowed if changes.get("roles") is None else tuple(changes["roles"]),
-        )
-        store.put_assignment(
-            t.conn,
-            business_id,
-            mode=mode,
-            capacity=capacity,
-            roles=",".join(allowed),
-            updated_at=t.now_ms,
-        )
-        business.audit_in_txn(
-            t, team, requester, "assignment.updated", mode=mode, capacity=capacity, roles=allowed
-        )
-        return _assignment_view(t, business_id)
-
-    return await core.store.write("business_update_assignment", txn)
-
-
-async def set_availability(
-    core: Core, requester: Requester, handle: str, *, available: bool
-) -> dict[str, Any]:
-    """Say whether you take conversations from round-robin now (teammates who may reply)."""
-
-    def txn(t: WriteTxn) -> dict[str, Any]:
-        team = business.gate(t, requester, handle, "reply")
-        business_id = int(team.business["id"])
-        store.put_availability(
-            t.conn,
-            business_id,
-            requester.user_id,
-            available=1 if available else 0,
-            updated_at=t.now_ms,
-        )
-        business.audit_in_txn(t, team, requester, "availability.changed", available=available)
-        return _assignment_view(t, business_id)
-
-    return await core.store.write("business_set_availability", txn)

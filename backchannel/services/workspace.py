@@ -260,10 +260,12 @@ def _check_attributes(raw: dict[str, Any]) -> dict[str, str]:
     return raw
 
 
-def _contact_view(t: WriteTxn, team: business.Team, customer: Row) -> dict[str, Any]:
+def _contact_view(
+    t: WriteTxn, team: business.Team, requester: Requester, customer: Row
+) -> dict[str, Any]:
     business_id = int(team.business["id"])
     found = db.contact(t.conn, business_id, customer["id"])
-    states = bdb.states_of_customer(t.conn, business_id, int(customer["id"]))
+    states = _visible_states(t, team, requester, customer)
     labels = bdb.labels_for(t.conn, business_id, [int(s["conversation_id"]) for s in states])
     return {
         "customer": user_view(customer),
@@ -276,9 +278,22 @@ def _contact_view(t: WriteTxn, team: business.Team, customer: Row) -> dict[str, 
     }
 
 
-def _customer(t: WriteTxn, team: business.Team, handle: str) -> Row:
+def _visible_states(
+    t: WriteTxn, team: business.Team, requester: Requester, customer: Row
+) -> list[Row]:
+    """The customer's conversations with the business that the requester may see (all, for
+    an agent whose scope is not narrowed)."""
+    states = bdb.states_of_customer(t.conn, int(team.business["id"]), int(customer["id"]))
+    return [s for s in states if business.in_scope(team, s, requester.user_id)]
+
+
+def _customer(t: WriteTxn, team: business.Team, requester: Requester, handle: str) -> Row:
+    """A customer of the business the requester may see: one with a conversation within
+    their scope (to a narrowed agent, another customer does not exist)."""
     user = user_db.user_by_handle(t.conn, business.handle_of(handle))
     if user is None or not db.is_customer(t.conn, team.business["id"], user["id"]):
+        raise BackchannelError("user_not_found", "No such customer of this business.")
+    if team.scope != "all" and not _visible_states(t, team, requester, user):
         raise BackchannelError("user_not_found", "No such customer of this business.")
     return user
 
@@ -288,9 +303,9 @@ async def get_contact(
 ) -> dict[str, Any]:
     def txn(t: WriteTxn) -> dict[str, Any]:
         team = business.gate(t, requester, handle, "read")
-        user = _customer(t, team, customer)
+        user = _customer(t, team, requester, customer)
         business.audit_in_txn(t, team, requester, "contact.read", customer=user["handle"])
-        return _contact_view(t, team, user)
+        return _contact_view(t, team, requester, user)
 
     return await core.store.write("business_contact", txn)
 
@@ -303,7 +318,7 @@ async def update_contact(
 
     def txn(t: WriteTxn) -> dict[str, Any]:
         team = business.gate(t, requester, handle, "triage")
-        user = _customer(t, team, customer)
+        user = _customer(t, team, requester, customer)
         business_id = int(team.business["id"])
         current = db.contact(t.conn, business_id, user["id"])
         values: dict[str, Any] = {"updated_at": t.now_ms}
@@ -323,6 +338,6 @@ async def update_contact(
             values["attributes"] = orjson.dumps(_check_attributes(kept)).decode() if kept else None
         db.put_contact(t.conn, business_id, int(user["id"]), **values)
         business.audit_in_txn(t, team, requester, "contact.updated", customer=user["handle"])
-        return _contact_view(t, team, user)
+        return _contact_view(t, team, requester, user)
 
     return await core.store.write("business_update_contact", txn)

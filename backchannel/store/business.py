@@ -8,7 +8,19 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, RowMapping, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    Select,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from backchannel.store.tables import (
     business_audit,
@@ -237,61 +249,45 @@ def insert_conversation_state(
     )
 
 
+def _states(*where: ColumnElement[bool]) -> Select[Any]:
+    """Working states (with the conversation's pid) matching `where`."""
+    return (
+        select(*STATE_COLUMNS)
+        .join(conversations, conversations.c.id == business_conversations.c.conversation_id)
+        .where(*where)
+    )
+
+
 def states_of_conversation(conn: Connection, conversation_id: int) -> list[RowMapping]:
     """The business rows of a conversation (two when two businesses talk)."""
-    return list(
-        conn.execute(
-            select(*STATE_COLUMNS)
-            .join(conversations, conversations.c.id == business_conversations.c.conversation_id)
-            .where(business_conversations.c.conversation_id == conversation_id)
-        ).mappings()
-    )
+    query = _states(business_conversations.c.conversation_id == conversation_id)
+    return list(conn.execute(query).mappings())
 
 
 def states_of_customer(conn: Connection, business_id: int, customer_id: int) -> list[RowMapping]:
-    return list(
-        conn.execute(
-            select(*STATE_COLUMNS)
-            .join(conversations, conversations.c.id == business_conversations.c.conversation_id)
-            .where(
-                business_conversations.c.business_id == business_id,
-                business_conversations.c.customer_id == customer_id,
-            )
-            .order_by(business_conversations.c.created_at)
-        ).mappings()
-    )
+    query = _states(
+        business_conversations.c.business_id == business_id,
+        business_conversations.c.customer_id == customer_id,
+    ).order_by(business_conversations.c.created_at)
+    return list(conn.execute(query).mappings())
 
 
 def state_by_ids(conn: Connection, business_id: int, conversation_id: int) -> RowMapping | None:
-    return (
-        conn.execute(
-            select(*STATE_COLUMNS)
-            .join(conversations, conversations.c.id == business_conversations.c.conversation_id)
-            .where(
-                business_conversations.c.business_id == business_id,
-                business_conversations.c.conversation_id == conversation_id,
-            )
-        )
-        .mappings()
-        .first()
+    query = _states(
+        business_conversations.c.business_id == business_id,
+        business_conversations.c.conversation_id == conversation_id,
     )
+    return conn.execute(query).mappings().first()
 
 
 def conversation_state(
     conn: Connection, business_id: int, conversation_pid: str
 ) -> RowMapping | None:
-    return (
-        conn.execute(
-            select(*STATE_COLUMNS)
-            .join(conversations, conversations.c.id == business_conversations.c.conversation_id)
-            .where(
-                business_conversations.c.business_id == business_id,
-                conversations.c.pid == conversation_pid,
-            )
-        )
-        .mappings()
-        .first()
+    query = _states(
+        business_conversations.c.business_id == business_id,
+        conversations.c.pid == conversation_pid,
     )
+    return conn.execute(query).mappings().first()
 
 
 def update_state(conn: Connection, business_id: int, conversation_id: int, **values: Any) -> None:

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from backchannel.api import schemas as s
 from backchannel.api.deps import CoreDep, RequesterDep
 from backchannel.api.responses import json, no_content
-from backchannel.services import automation
+from backchannel.services import assignment, automation
 
 router = APIRouter(prefix="/api/v1", tags=["business"])
 B = "/businesses/{handle}"
@@ -93,9 +93,9 @@ async def rule_runs(
 
 
 @router.get(B + "/assignment", response_model=s.AssignmentOut)
-async def assignment(handle: str, core: CoreDep, me: RequesterDep) -> Response:
+async def get_assignment(handle: str, core: CoreDep, me: RequesterDep) -> Response:
     """How conversations are assigned, and each teammate's availability and load."""
-    return json(await automation.get_assignment(core, me, handle))
+    return json(await assignment.get_assignment(core, me, handle))
 
 
 @router.patch(B + "/assignment", response_model=s.AssignmentOut)
@@ -103,7 +103,7 @@ async def update_assignment(
     handle: str, body: s.AssignmentPatch, core: CoreDep, me: RequesterDep
 ) -> Response:
     changes = body.model_dump(include=body.model_fields_set)
-    return json(await automation.update_assignment(core, me, handle, changes))
+    return json(await assignment.update_assignment(core, me, handle, changes))
 
 
 @router.put(B + "/assignment/availability", response_model=s.AssignmentOut)
@@ -111,4 +111,4 @@ async def availability(
     handle: str, body: s.AvailabilityIn, core: CoreDep, me: RequesterDep
 ) -> Response:
     """Say whether you take conversations from round-robin now (you start away)."""
-    return json(await automation.set_availability(core, me, handle, available=body.available))
+    return json(await assignment.set_availability(core, me, handle, available=body.available))

@@ -221,6 +221,8 @@ async def reply(
         reply_to=body.reply_to,
         content=content,
     )
+    if outcome == "created":
+        core.metrics.messages_sent.inc()
     return json(view, {"created": 201, "retry": 200, "held": 202}[outcome])
 
 
