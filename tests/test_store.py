@@ -210,6 +210,49 @@ async def test_a_message_in_a_business_conversation_statement_count(api: Api) ->
     assert totals["send_message"] == 13
 
 
+async def test_team_inbox_statement_count_does_not_grow_with_conversations(api: Api) -> None:
+    """A page of a business's inbox — conversations, states with customers, assignees,
+    teams and labels, the last message's agent — costs the same for 2 rows as for 6."""
+    shop, agent = await api.register(), await api.register()
+    assert (await shop.post("/api/v1/me/business", json={})).status_code == 201
+    r = await shop.put(
+        f"/api/v1/businesses/{shop.handle}/members/{agent.handle}", json={"role": "agent"}
+    )
+    assert r.status_code == 201, r.text
+    team = (
+        await shop.post(f"/api/v1/businesses/{shop.handle}/teams", json={"name": "Support"})
+    ).json()
+    label = (
+        await shop.post(f"/api/v1/businesses/{shop.handle}/labels", json={"name": "VIP"})
+    ).json()
+    base = f"/api/v1/businesses/{shop.handle}"
+    customers = await api.users(6)
+    counts = []
+    for batch in (customers[:2], customers[2:]):
+        for customer in batch:
+            cid = await customer.direct(shop)
+            await customer.send(cid, "hello?")
+            r = await agent.post(f"{base}/conversations/{cid}/messages", json={"text": "hi!"})
+            assert r.status_code == 201, r.text
+            r = await agent.patch(
+                f"{base}/conversations/{cid}",
+                json={"assignee": agent.handle, "team": team["id"]},
+            )
+            assert r.status_code == 200, r.text
+            assert (
+                await agent.put(f"{base}/conversations/{cid}/labels/{label['id']}")
+            ).status_code == 200
+        totals = _reset(api)
+        r = await agent.get(f"{base}/conversations")
+        assert r.status_code == 200
+        counts.append(totals["business_inbox"])
+    items = r.json()["items"]
+    assert len(items) == 6
+    assert all(i["conversation"]["last_message"]["agent"]["handle"] == agent.handle for i in items)
+    assert all(i["state"]["team"]["name"] == "Support" for i in items)
+    assert counts[0] == counts[1] == 14, counts  # whatever the length of the page
+
+
 async def test_inbox_statement_count_does_not_grow_with_conversations(api: Api) -> None:
     me = await api.register()
     others = await api.users(6)

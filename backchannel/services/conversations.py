@@ -266,6 +266,22 @@ def detail(conn: Connection, settings: Settings, requester: Requester, pid: str)
     return _inbox_items(conn, settings, rows, requester.user_id)[0]
 
 
+def details(
+    conn: Connection, settings: Settings, requester: Requester, pids: list[str]
+) -> dict[str, tuple[dict[str, Any], int | None]]:
+    """`detail` for many conversations at once, in a fixed number of queries: by pid, the
+    view and the internal id of its last message. Only those the requester is a member of
+    are there (the membership is the check)."""
+    if not pids:
+        return {}
+    rows = db.inbox_page(conn, requester.user_id, before=None, limit=len(pids), only_pids=pids)
+    items = _inbox_items(conn, settings, rows, requester.user_id)
+    return {
+        str(row["pid"]): (item, row["last_message_id"])
+        for row, item in zip(rows, items, strict=True)
+    }
+
+
 def _inbox_items(
     conn: Connection, settings: Settings, rows: list[RowMapping], viewer_id: int
 ) -> list[dict[str, Any]]:

@@ -294,10 +294,24 @@ def _announce(
     return view
 
 
-def state_view(t: WriteTxn, state: Row, labels: Sequence[Row]) -> dict[str, Any]:
-    """A conversation's working state as the team sees it (`state` in replies and events)."""
-    assignee = user_db.user_by_id(t.conn, state["assignee_id"]) if state["assignee_id"] else None
-    customer = user_db.user_by_id(t.conn, state["customer_id"])
+def state_view(
+    t: WriteTxn,
+    state: Row,
+    labels: Sequence[Row],
+    users: Mapping[int, Row] | None = None,
+    teams: Mapping[int, Row] | None = None,
+) -> dict[str, Any]:
+    """A conversation's working state as the team sees it (`state` in replies and events).
+    `users`, `teams`: the customer, assignee and team rows by id when the caller read them
+    already (a page of the inbox)."""
+
+    def user(user_id: int) -> Row | None:
+        if users is not None and user_id in users:
+            return users[user_id]
+        return user_db.user_by_id(t.conn, user_id)
+
+    assignee = user(state["assignee_id"]) if state["assignee_id"] else None
+    customer = user(state["customer_id"])
     return {
         "conversation_id": state["conversation_pid"],
         "customer": user_view(customer) if customer is not None else None,
@@ -305,7 +319,7 @@ def state_view(t: WriteTxn, state: Row, labels: Sequence[Row]) -> dict[str, Any]
         "snoozed_until": iso(state["snoozed_until"]),
         "priority": state["priority"],
         "assignee": user_view(assignee) if assignee is not None else None,
-        "team": _team_view(t, state["team_id"]),
+        "team": _team_view(t, state["team_id"], teams),
         "labels": [label_view(label) for label in labels],
         "waiting_since": iso(state["waiting_since"]),
         "last_message_at": iso(state["last_message_at"]),
@@ -313,8 +327,12 @@ def state_view(t: WriteTxn, state: Row, labels: Sequence[Row]) -> dict[str, Any]
     }
 
 
-def _team_view(t: WriteTxn, team_id: int | None) -> dict[str, Any] | None:
-    row = None if team_id is None else workspace_db.team_by_id(t.conn, team_id)
+def _team_view(
+    t: WriteTxn, team_id: int | None, teams: Mapping[int, Row] | None = None
+) -> dict[str, Any] | None:
+    if team_id is None:
+        return None
+    row = teams.get(team_id) if teams is not None else workspace_db.team_by_id(t.conn, team_id)
     return None if row is None else {"id": row["pid"], "name": row["name"]}
 
 

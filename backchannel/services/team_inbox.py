@@ -33,7 +33,7 @@ from backchannel.services.business import (
     handle_of,
     in_scope,
 )
-from backchannel.services.conversations import detail, mark_read_in_txn
+from backchannel.services.conversations import detail, details, mark_read_in_txn
 from backchannel.services.core import Core, Requester
 from backchannel.services.events import emit
 from backchannel.services.views import iso, user_view
@@ -119,17 +119,33 @@ async def inbox(
             limit=size + 1,
         )
         as_business = acting(t, core, team, requester)
-        labels = db.labels_for(
-            t.conn, business_id, [int(r["conversation_id"]) for r in rows[:size]]
+        shown = rows[:size]
+        labels = db.labels_for(t.conn, business_id, [int(r["conversation_id"]) for r in shown])
+        # The page in a fixed number of queries, however long it is.
+        conversations = details(
+            t.conn, core.settings, as_business, [str(r["conversation_pid"]) for r in shown]
+        )
+        last_ids = [last for _, last in conversations.values() if last is not None]
+        agents = db.agents_for(t.conn, last_ids)
+        users = user_db.users_by_ids(
+            t.conn,
+            [int(r["customer_id"]) for r in shown]
+            + [int(r["assignee_id"]) for r in shown if r["assignee_id"] is not None],
         )
 
+        teams = {int(r["id"]): r for r in workspace_db.teams_of(t.conn, business_id)}
+
         def view(row: Row) -> dict[str, Any]:
+            conversation, last_id = conversations[str(row["conversation_pid"])]
+            if conversation.get("last_message") is not None and last_id is not None:
+                conversation["last_message"] = {
+                    **conversation["last_message"],
+                    **_writer(agents.get(last_id)),
+                }
             return {
-                "conversation": _with_agent(
-                    t, detail(t.conn, core.settings, as_business, row["conversation_pid"])
-                ),
+                "conversation": conversation,
                 "state": inbox_state.state_view(
-                    t, row, labels.get(int(row["conversation_id"]), [])
+                    t, row, labels.get(int(row["conversation_id"]), []), users, teams
                 ),
             }
 

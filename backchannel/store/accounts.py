@@ -3,7 +3,7 @@ the caller's named transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import (
@@ -89,6 +89,15 @@ def user_by_handle(conn: Connection, handle: str) -> RowMapping | None:
 
 def user_by_id(conn: Connection, user_id: int) -> RowMapping | None:
     return conn.execute(select(*USER_COLUMNS).where(users.c.id == user_id)).mappings().first()
+
+
+def users_by_ids(conn: Connection, user_ids: Iterable[int]) -> dict[int, RowMapping]:
+    """Users by id, deactivated ones too (their views say so)."""
+    wanted = sorted(set(user_ids))
+    if not wanted:
+        return {}
+    rows = conn.execute(select(*USER_COLUMNS).where(users.c.id.in_(wanted))).mappings()
+    return {int(row["id"]): row for row in rows}
 
 
 def users_by_handles(conn: Connection, handles: list[str]) -> dict[str, RowMapping]:

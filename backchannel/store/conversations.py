@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -398,6 +398,7 @@ def inbox_page(
     before: tuple[int, int] | None,
     limit: int,
     only_pid: str | None = None,
+    only_pids: Sequence[str] | None = None,
     folder: str | None = None,
     requests_since: int = 0,
 ) -> list[RowMapping]:
@@ -407,7 +408,8 @@ def inbox_page(
 
     Each row carries the membership, the id of the last message the user can see (not
     hidden or private to someone else, not before they joined) and their unread count.
-    With `only_pid`, that one conversation whatever its folder.
+    With `only_pid`, that one conversation whatever its folder; with `only_pids`, those of
+    them the user is a member of (up to `limit`).
     """
     hidden = (
         select(literal(1))
@@ -464,6 +466,8 @@ def inbox_page(
     )
     if only_pid is not None:
         return list(conn.execute(query.where(conversations.c.pid == only_pid)).mappings())
+    if only_pids is not None:
+        return list(conn.execute(query.where(conversations.c.pid.in_(only_pids))).mappings())
     query = query.where(*_folder_filter(folder, requests_since=requests_since))
     if folder in ("requests", "hidden"):
         query = query.where(last_message_id.is_not(None))
