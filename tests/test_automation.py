@@ -537,8 +537,13 @@ async def test_a_dry_run_says_why_and_writes_nothing(api: Api) -> None:
         json={"rule": {"name": "Draft", "trigger": {}, "actions": []}, "text": "x"},
     )
     assert (r.status_code, code(r)) == (422, "invalid_rule")
-    # nothing was sent, changed, logged or audited
-    assert (await shop.get(f"{B}/shop/audit")).json()["items"] == audit_before
+    # nothing was sent, changed or logged; the one read of the conversation was audited
+    audit_after = (await shop.get(f"{B}/shop/audit")).json()["items"]
+    added = audit_after[: len(audit_after) - len(audit_before)]
+    assert audit_after[len(added) :] == audit_before
+    assert [(e["action"], e["conversation_id"], e["actor"]["handle"]) for e in added] == [
+        ("rule.dry_run", cid, admin.handle)
+    ]
     assert (await state(agent, shop, cid), await texts(customer, cid)) == before
     assert await runs(shop, shop, rule["id"]) == []
     r = await admin.post(

@@ -495,7 +495,8 @@ async def dry_run(
 ) -> dict[str, Any]:
     """Which of a rule's conditions hold for `text` as a customer's message (in a
     conversation's context: its labels, the contact's attributes; else none), and the
-    actions it would run. Writes nothing: no message, no change, no run logged."""
+    actions it would run. Sends, changes and logs nothing; only the read of a conversation
+    is audited."""
 
     def txn(t: WriteTxn) -> dict[str, Any]:
         team = business.gate(t, requester, handle, "manage_automation")
@@ -510,6 +511,16 @@ async def dry_run(
         if conversation_pid is not None:
             state = business.conversation_gate(t, team, requester, conversation_pid)
             context = _context(t, business_id, state, text)
+            # A read of the conversation (its labels, the contact's attributes): audited
+            # like every delegated read. It is the one row a dry-run writes.
+            business.audit_in_txn(
+                t,
+                team,
+                requester,
+                "rule.dry_run",
+                conversation_id=int(state["conversation_id"]),
+                rule=rule_pid,
+            )
             sent = msg_db.count_from_others(
                 t.conn, int(state["conversation_id"]), business_id, limit=1
             )
@@ -536,7 +547,7 @@ async def dry_run(
             "actions": rule["actions"] if evaluation.matched else [],
         }
 
-    # A write transaction only for the gate's sake: nothing in it writes.
+    # A write transaction for the gate's and the audit's sake.
     return await core.store.write("business_rule_dry_run", txn)
 
 
