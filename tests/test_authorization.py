@@ -62,6 +62,7 @@ def _body(body: dict[str, Any]) -> Builder:
 CASES: dict[tuple[str, str], Builder] = {
     ("GET", CONVERSATIONS + "/{conversation_id}"): _plain,
     ("PATCH", CONVERSATIONS + "/{conversation_id}"): _body({"title": "taken over"}),
+    ("PUT", CONVERSATIONS + "/{conversation_id}/disappearing"): _body({"seconds": 300}),
     ("POST", CONVERSATIONS + "/{conversation_id}/members"): lambda _w, u: (
         {},
         {"json": {"members": [u.handle]}},

@@ -158,6 +158,8 @@ def apply_event(state: State, event: dict[str, Any], me: str) -> None:
                 member["role"] = data["role"]
     elif kind == "conversation.updated":
         convs[data["conversation_id"]]["title"] = data["title"]
+    elif kind == "conversation.disappearing_updated":
+        convs[data["conversation_id"]]["disappearing"] = data["disappearing"]
     elif kind == "message.created":
         message = data["message"]
         msgs[message["conversation_id"]].append(copy.deepcopy(message))
@@ -167,7 +169,7 @@ def apply_event(state: State, event: dict[str, Any], me: str) -> None:
         message = _find(msgs[cid], data["message_id"])
         message.update(text=data["text"], edited_at=data["edited_at"])
         # quotes are snapshots: an edit of the original leaves them as they were
-    elif kind == "message.unsent":
+    elif kind in ("message.unsent", "message.expired"):
         # also sent to members who joined after the message: they may only hold a quote
         cid = data["conversation_id"]
         for message in msgs[cid]:
@@ -405,6 +407,36 @@ async def test_message_unsent(api: Api) -> None:
         assert r.status_code == 200, r.text
 
     await verify_action([alice, bob], action, {"message.unsent"})
+
+
+@covers("conversation.disappearing_updated", "message.expired")
+async def test_disappearing_messages(api: Api) -> None:
+    alice, bob = await api.users(2)
+    cid = await alice.direct(bob)
+    await alice.send(cid, "before")
+
+    async def set_timer() -> None:
+        r = await bob.put(f"{CONVERSATIONS}/{cid}/disappearing", json={"seconds": 60})
+        assert r.status_code == 200, r.text
+
+    await verify_action([alice, bob], set_timer, {"conversation.disappearing_updated"})
+    secret = await alice.send(cid, "secret")
+    await bob.send(cid, "re: secret", reply_to=secret["id"])
+    r = await bob.put(await path_of(cid, secret["id"]) + "/reactions", json={"emoji": "🔥"})
+    assert r.status_code == 200, r.text
+    core = api.core
+    assert core.jobs is not None
+    real = core.store.clock
+
+    async def time_is_up() -> None:
+        core.store.clock = lambda: real() + 61
+        await core.jobs.run_due()  # type: ignore[union-attr]
+        await core.jobs.drain()  # type: ignore[union-attr]
+
+    try:
+        await verify_action([alice, bob], time_is_up, {"message.expired"})
+    finally:
+        core.store.clock = real
 
 
 @covers("reaction.added")

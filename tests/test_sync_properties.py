@@ -416,14 +416,16 @@ class Runner:
             self.core, self.m.users[user], conv.pid, msg.pid, f"edit {self.m.n}"
         )
         audience = self.message_audience(conv, msg)
+        other = next(iter(set(conv.members) - {user}), None) if conv.kind == "direct" else None
+        if other is not None and self.m.blocked_by(user, other):
+            # first, even for a message private to its sender (sent while blocked the
+            # other way: a block both ways)
+            event("the blocker may not edit")
+            await self.expect("blocked_by_you", call)
+            return "blocked_by_you", []
         if msg.private:
             event("an edit of a private message")
-        elif conv.kind == "direct" and self.m.blocked(*conv.members):
-            (other,) = set(conv.members) - {user}
-            if self.m.blocked_by(user, other):
-                event("the blocker may not edit")
-                await self.expect("blocked_by_you", call)
-                return "blocked_by_you", []
+        elif other is not None and self.m.blocked(user, other):
             event("an edit of an older message stays with the blocked")
             audience = {user}
         await call

@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backchannel.domain.messages import DISAPPEAR_MAX_SECONDS, DISAPPEAR_MIN_SECONDS
+
 
 class In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
@@ -320,6 +322,22 @@ class RequestOut(BaseModel):
     from_: str | None = Field(alias="from", description="Handle of who asked.")
 
 
+class DisappearingOut(BaseModel):
+    seconds: int = Field(description="How long a message lasts.")
+    from_: Literal["sent", "seen"] = Field(
+        alias="from", description="Counted from when it was sent, or from when everyone read it."
+    )
+
+
+class DisappearingIn(In):
+    seconds: int | None = Field(
+        ge=DISAPPEAR_MIN_SECONDS,
+        le=DISAPPEAR_MAX_SECONDS,
+        description="How long messages sent from now on last; null turns it off.",
+    )
+    from_: Literal["sent", "seen"] = Field("sent", alias="from")
+
+
 class ConversationOut(BaseModel):
     id: str
     kind: Literal["direct", "group"]
@@ -333,6 +351,9 @@ class ConversationOut(BaseModel):
     last_activity_position: int
     last_message: MessageOut | None
     last_message_at: str | None
+    disappearing: DisappearingOut | None = Field(
+        None, description="The disappearing-messages timer; null when off."
+    )
     folder: Literal["primary", "general", "requests", "hidden"] = Field(
         description="Your folder for it; `requests`/`hidden` while a request to you is pending."
     )

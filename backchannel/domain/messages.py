@@ -204,3 +204,24 @@ def _short_text(value: Any, *, field: str, max_length: int) -> str:
             "invalid_request", f"{field}: at most {max_length} characters, no control characters."
         )
     return value
+
+
+# Disappearing messages: the presets clients offer (5 minutes, 1 hour, 24 hours, 7 days,
+# 90 days) and the bounds of a custom timer.
+DISAPPEAR_PRESETS = (300, 3600, 86_400, 604_800, 7_776_000)
+DISAPPEAR_MIN_SECONDS = 10
+DISAPPEAR_MAX_SECONDS = 7_776_000  # 90 days
+DISAPPEAR_FROM = ("sent", "seen")
+
+
+def check_disappearing(seconds: int | None, counted_from: str) -> tuple[int | None, str]:
+    """A conversation's timer: seconds (None: off) within the bounds, counted from when a
+    message was `sent` or from when everyone else has `seen` it."""
+    if counted_from not in DISAPPEAR_FROM:
+        raise BackchannelError("invalid_request", "`from` is sent or seen.")
+    if seconds is not None and not DISAPPEAR_MIN_SECONDS <= seconds <= DISAPPEAR_MAX_SECONDS:
+        raise BackchannelError(
+            "invalid_request",
+            f"A timer lasts {DISAPPEAR_MIN_SECONDS} s to {DISAPPEAR_MAX_SECONDS // 86_400} days.",
+        )
+    return seconds, counted_from

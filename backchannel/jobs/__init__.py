@@ -69,6 +69,16 @@ def enqueue(
     return job_id
 
 
+def enqueue_earliest(
+    t: WriteTxn, kind: str, payload: dict[str, Any], *, run_at: int, key: str
+) -> None:
+    """`enqueue` named `key`, unless the queued job of that name is due no later than
+    `run_at` already (one job per conversation, due at its next expiry)."""
+    due = db.due_of(t.conn, key)
+    if due is None or due > run_at:
+        enqueue(t, kind, payload, run_at=run_at, key=key)
+
+
 def cancel(t: WriteTxn, key: str) -> bool:
     """Drop the queued job named `key`, in `t`; whether there was one."""
     return db.delete_by_key(t.conn, key)

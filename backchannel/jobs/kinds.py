@@ -6,12 +6,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from backchannel.jobs import Job
-from backchannel.services import automation, broadcasts, inbox_state, outbound, webhooks
+from backchannel.services import (
+    automation,
+    broadcasts,
+    disappearing,
+    inbox_state,
+    outbound,
+    webhooks,
+)
 from backchannel.services.core import Core
 
 Handler = Callable[[Core, Job], Awaitable[None]]
 
 HANDLERS: dict[str, Handler] = {
+    "messages.expire": disappearing.expire,
     "business.snooze_end": inbox_state.end_snooze,
     "webhook.deliver": webhooks.deliver,
     "business.rule_idle": automation.run_idle,

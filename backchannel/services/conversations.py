@@ -13,7 +13,15 @@ from backchannel.domain import conversations as rules
 from backchannel.domain import policy
 from backchannel.domain.ids import new_id
 from backchannel.errors import BackchannelError
-from backchannel.services import access, inbox_state, limits, pagination, safety, screening
+from backchannel.services import (
+    access,
+    disappearing,
+    inbox_state,
+    limits,
+    pagination,
+    safety,
+    screening,
+)
 from backchannel.services.core import Core, Requester
 from backchannel.services.events import emit
 from backchannel.services.media import attachments
@@ -493,6 +501,7 @@ def mark_read_in_txn(
         conversation_id=conversation["id"],
         user_id=requester.user_id,
     )
+    disappearing.after_read_in_txn(t, conversation)
     # A request is read without its sender knowing; receipts start once accepted.
     if conversation["request_state"] is None and user_db.read_receipts_on(
         t.conn, requester.user_id

@@ -18,6 +18,11 @@ from backchannel.store.database import WriteTxn
 EVENT_TYPES: dict[str, tuple[str, str]] = {
     "conversation.created": ("members", "A conversation you are in was created."),
     "conversation.updated": ("members", "A group's title changed."),
+    "conversation.disappearing_updated": (
+        "members",
+        "The disappearing-messages timer was set or turned off.",
+    ),
+    "message.expired": ("members", "A disappearing message's time was up: drop it."),
     "member.joined": ("members", "People were added to a group (you, perhaps)."),
     "member.left": ("members", "Someone left or was removed (you, perhaps: then no more events)."),
     "member.role_changed": ("members", "Someone became or stopped being a group admin."),

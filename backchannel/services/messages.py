@@ -14,6 +14,7 @@ from backchannel.domain.ids import new_id
 from backchannel.errors import BackchannelError
 from backchannel.services import (
     access,
+    disappearing,
     inbox_state,
     limits,
     media,
@@ -270,6 +271,7 @@ def _insert(
     position = t.next_position()
     pid = new_id("m")
     quote = None if reply is None or reply["text"] is None else reply["text"][:QUOTE_LENGTH]
+    timer, expires_at = disappearing.timer_of(conversation, t.now_ms)
     db.insert_message(
         t.conn,
         pid=pid,
@@ -288,7 +290,11 @@ def _insert(
         if share is not None
         else (orjson.dumps({"quick_replies": quick_replies}).decode() if quick_replies else None),
         media_count=len(pids),
+        disappear_seconds=timer,
+        expires_at=expires_at,
     )
+    if expires_at is not None:
+        disappearing.schedule_in_txn(t, int(conversation["id"]), expires_at)
     attached = []
     if pids:
         attached = media.attach_in_txn(t, requester, db.message_id(t.conn, pid), list(pids))

@@ -127,4 +127,11 @@ def conversation_view(row: Row, member_rows: Sequence[Row]) -> dict[str, Any]:
         "created_at": iso(row["created_at"]),
         "members": [dict(user_view(m), role=m["role"]) for m in member_rows],
         "member_count": len(member_rows),
+        "disappearing": disappearing_view(row),
     }
+
+
+def disappearing_view(row: Row) -> dict[str, Any] | None:
+    """A conversation's disappearing-messages timer, or None when off."""
+    seconds = row.get("disappear_seconds")
+    return None if seconds is None else {"seconds": int(seconds), "from": row["disappear_from"]}

@@ -41,6 +41,8 @@ CONVERSATION_COLUMNS = (
     conversations.c.created_at,
     conversations.c.last_position,
     conversations.c.last_message_at,
+    conversations.c.disappear_seconds,
+    conversations.c.disappear_from,
 )
 MEMBERSHIP_COLUMNS = (
     members.c.role,
@@ -65,7 +67,7 @@ _CONVERSATION_FOR_MEMBER = Prepared(
     "conversation_for_member",
     """
     SELECT c.id, c.pid, c.kind, c.title, c.created_at, c.last_position, c.last_message_at,
-           c.business, m.role, m.joined_position, m.read_position, m.folder, m.request_state,
+           c.business, c.disappear_seconds, c.disappear_from, m.role, m.joined_position, m.read_position, m.folder, m.request_state,
            m.request_from, m.request_at, m.request_messages, m.declined_at,
            m.archived_position, m.hidden_position, m.muted_until, m.pinned_at,
            o.user_id AS other_id, o.request_state AS other_request_state,

@@ -36,6 +36,14 @@ def insert_job(
     )
 
 
+def due_of(conn: Connection, key: str) -> int | None:
+    """When the queued job named `key` is due, or None when there is none."""
+    value = conn.execute(
+        select(jobs.c.run_at).where(jobs.c.key == key, jobs.c.state == "queued")
+    ).scalar()
+    return None if value is None else int(value)
+
+
 def delete_by_key(conn: Connection, key: str) -> bool:
     """Delete the queued job named `key`; whether there was one."""
     result = conn.execute(delete(jobs).where(jobs.c.key == key, jobs.c.state == "queued"))

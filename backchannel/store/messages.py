@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Connection,
     RowMapping,
     Select,
+    cast,
     delete,
     func,
     insert,
@@ -22,6 +24,7 @@ from backchannel.store.prepared import Prepared
 from backchannel.store.safety import blocked_between
 from backchannel.store.tables import (
     conversations,
+    members,
     message_edits,
     message_hides,
     messages,
@@ -86,10 +89,10 @@ _INSERT_MESSAGE = Prepared(
     """
     INSERT INTO messages (pid, conversation_id, sender_id, position, txn_id, text,
                           reply_to_id, reply_text, forwarded, created_at, private_to,
-                          kind, extra, media_count)
+                          kind, extra, media_count, disappear_seconds, expires_at)
     VALUES (:pid, :conversation_id, :sender_id, :position, :txn_id, :text,
             :reply_to_id, :reply_text, :forwarded, :created_at, :private_to,
-            :kind, :extra, :media_count)
+            :kind, :extra, :media_count, :disappear_seconds, :expires_at)
     """,
     deferrable=True,
 )
@@ -115,9 +118,12 @@ def insert_message(
     kind: str = "text",
     extra: str | None = None,
     media_count: int = 0,
+    disappear_seconds: int | None = None,
+    expires_at: int | None = None,
 ) -> None:
     """Insert a message (hot path: prepared SQL, no RETURNING round trip). `private_to`:
-    only that user sees it (see `messages.private_to`)."""
+    only that user sees it (see `messages.private_to`). `disappear_seconds`: its timer;
+    `expires_at`: when it disappears, when known at once (counted from sending)."""
     _INSERT_MESSAGE(
         conn,
         pid=pid,
@@ -134,6 +140,8 @@ def insert_message(
         kind=kind,
         extra=extra,
         media_count=media_count,
+        disappear_seconds=disappear_seconds,
+        expires_at=expires_at,
     )
 
 
@@ -336,3 +344,65 @@ def count_from_others(conn: Connection, conversation_id: int, user_id: int, *, l
         .limit(limit)
     ).all()
     return len(rows)
+
+
+# --- disappearing messages ------------------------------------------------------------------
+
+
+def start_seen_timers(conn: Connection, conversation_id: int, *, now: int) -> None:
+    """Start the timers of `seen` messages everyone but their sender has now read."""
+    others_behind = (
+        select(literal(1))
+        .select_from(members)
+        .where(
+            members.c.conversation_id == conversation_id,
+            members.c.user_id != messages.c.sender_id,
+            members.c.read_position < messages.c.position,
+        )
+        .exists()
+    )
+    conn.execute(
+        update(messages)
+        .where(
+            messages.c.conversation_id == conversation_id,
+            messages.c.disappear_seconds.is_not(None),
+            messages.c.expires_at.is_(None),
+            messages.c.unsent_at.is_(None),
+            ~others_behind,
+        )
+        .values(expires_at=now + cast(messages.c.disappear_seconds, BigInteger) * 1000)
+    )
+
+
+def next_expiry(conn: Connection, conversation_id: int) -> int | None:
+    """When the conversation's next message disappears (one not gone yet), or None."""
+    value = conn.execute(
+        select(func.min(messages.c.expires_at)).where(
+            messages.c.conversation_id == conversation_id,
+            messages.c.expires_at.is_not(None),
+            messages.c.expired_at.is_(None),
+        )
+    ).scalar()
+    return None if value is None else int(value)
+
+
+def expired_due(
+    conn: Connection, conversation_id: int, *, now: int, limit: int
+) -> list[RowMapping]:
+    """Messages of the conversation whose time is up and that are not gone yet, oldest first."""
+    return list(
+        conn.execute(
+            select(messages.c.id, messages.c.pid, messages.c.private_to)
+            .where(
+                messages.c.conversation_id == conversation_id,
+                messages.c.expires_at <= now,
+                messages.c.expired_at.is_(None),
+            )
+            .order_by(messages.c.expires_at, messages.c.id)
+            .limit(limit)
+        ).mappings()
+    )
+
+
+def mark_expired(conn: Connection, message_id: int, *, now: int) -> None:
+    conn.execute(update(messages).where(messages.c.id == message_id).values(expired_at=now))

@@ -104,6 +104,10 @@ conversations = Table(
     Column("last_message_at", BigInteger, nullable=True),
     # 1: a direct conversation with a business, in its inbox (business_conversations).
     Column("business", Integer, nullable=False, server_default="0"),
+    # Disappearing messages: messages sent while set disappear this long after they were
+    # sent (`sent`) or after everyone else read them (`seen`). NULL: off.
+    Column("disappear_seconds", Integer, nullable=True),
+    Column("disappear_from", String(8), nullable=False, server_default="sent"),
 )
 
 members = Table(
@@ -180,8 +184,14 @@ messages = Table(
     Column("extra", Text, nullable=True),
     Column("preview", Text, nullable=True),
     Column("media_count", Integer, nullable=False, server_default="0"),  # attachments
+    # A disappearing message: its timer (set when it was sent), when it disappears (NULL
+    # until everyone else read it, for `seen` timers), and when it did (a tombstone).
+    Column("disappear_seconds", Integer, nullable=True),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("expired_at", BigInteger, nullable=True),
     UniqueConstraint("sender_id", "txn_id", name="uq_messages_sender_txn"),
     Index("ix_messages_conversation_position", "conversation_id", "position"),
+    Index("ix_messages_expiry", "conversation_id", "expires_at"),
 )
 
 message_edits = Table(

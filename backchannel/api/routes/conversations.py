@@ -10,7 +10,7 @@ from starlette.responses import Response
 from backchannel.api import schemas as s
 from backchannel.api.deps import CoreDep, RequesterDep
 from backchannel.api.responses import json, no_content
-from backchannel.services import conversations, requests
+from backchannel.services import conversations, disappearing, requests
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 
@@ -54,6 +54,19 @@ async def rename(
 ) -> Response:
     """Rename a group (admins)."""
     return json(await conversations.rename(core, me, conversation_id, body.title))
+
+
+@router.put("/{conversation_id}/disappearing", response_model=s.ConversationOut)
+async def set_disappearing(
+    conversation_id: str, body: s.DisappearingIn, core: CoreDep, me: RequesterDep
+) -> Response:
+    """Set the disappearing-messages timer for messages sent from now on (any member of a
+    direct conversation, a group's admins); `seconds: null` turns it off."""
+    return json(
+        await disappearing.set_timer(
+            core, me, conversation_id, seconds=body.seconds, counted_from=body.from_
+        )
+    )
 
 
 @router.post("/{conversation_id}/members", response_model=s.ConversationOut)
