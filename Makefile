@@ -62,3 +62,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python -m bench.send
 	$(BIN)/python -m bench.realtime $(BENCH_ARGS)
 	$(BIN)/python -m bench.jobs
+	$(BIN)/python -m bench.disappearing

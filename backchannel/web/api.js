@@ -7,10 +7,12 @@ const USER_KEY = "bc.user";
 
 /** An error answer from the API: `status`, the stable `code`, and the human `message`. */
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, details = null) {
     super(message);
     this.status = status;
     this.code = code;
+    /** The error's `details` (`unknown` variables of an `invalid_template`, `fields`…), or null. */
+    this.details = details;
   }
 }
 
@@ -58,7 +60,7 @@ export async function request(method, path, body) {
   if (!response.ok) {
     const err = data && data.error;
     throw new ApiError(response.status, err?.code || "http_error",
-      err?.message || `The server answered ${response.status}.`);
+      err?.message || `The server answered ${response.status}.`, err?.details || null);
   }
   return data;
 }
@@ -155,7 +157,55 @@ export const api = {
   createLabel: (b, name, color) => request("POST", `/businesses/${enc(b)}/labels`, { name, color }),
   businessAudit: (b, cursor) =>
     request("GET", `/businesses/${enc(b)}/audit?limit=50${cursor ? `&cursor=${enc(cursor)}` : ""}`),
+  savedReplies: (b) => request("GET", `/businesses/${enc(b)}/saved-replies`),
+  createSavedReply: (b, reply) => request("POST", `/businesses/${enc(b)}/saved-replies`, reply),
+  updateSavedReply: (b, id, changes) => request("PATCH", `/businesses/${enc(b)}/saved-replies/${enc(id)}`, changes),
+  deleteSavedReply: (b, id) => request("DELETE", `/businesses/${enc(b)}/saved-replies/${enc(id)}`),
+  renderSavedReply: (b, id, conversationId) =>
+    request("POST", `/businesses/${enc(b)}/saved-replies/${enc(id)}/render`, { conversation_id: conversationId }),
+  businessSettings: (b) => request("GET", `/businesses/${enc(b)}/settings`),
+  patchBusinessSettings: (b, changes) => request("PATCH", `/businesses/${enc(b)}/settings`, changes),
+  contact: (b, customer) => request("GET", `/businesses/${enc(b)}/contacts/${enc(customer)}`),
+  patchContact: (b, customer, changes) => request("PATCH", `/businesses/${enc(b)}/contacts/${enc(customer)}`, changes),
+  businessMediaLinks: (b, mediaId) => request("GET", `/businesses/${enc(b)}/media/${enc(mediaId)}/links`),
+  /** @param {Object<string, string>} query from, to (days), business_hours */
+  businessReport: (b, query) => request("GET", `/businesses/${enc(b)}/reports?${new URLSearchParams(query)}`),
+  businessReportSeries: (b, query) =>
+    request("GET", `/businesses/${enc(b)}/reports/series?${new URLSearchParams({ interval: "day", ...query })}`),
+  businessReportVolume: (b, query) => request("GET", `/businesses/${enc(b)}/reports/volume?${new URLSearchParams(query)}`),
 };
+
+/**
+ * Download a file the API serves only with the bearer token (a CSV export): fetched, then
+ * saved through a temporary object URL as `filename`. Rejects with ApiError like `request`.
+ * @param {string} path relative to /api/v1
+ * @param {string} filename
+ */
+export async function downloadFile(path, filename) {
+  const headers = {};
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let response;
+  try {
+    response = await fetch(`/api/v1${path}`, { headers });
+  } catch {
+    throw new ApiError(0, "network_error", "Cannot reach the server. Check your connection.");
+  }
+  if (!response.ok) {
+    let err = null;
+    try { err = (await response.json()).error; } catch { /* not JSON */ }
+    throw new ApiError(response.status, err?.code || "http_error", err?.message || `The server answered ${response.status}.`,
+      err?.details || null);
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
 
 /**
  * Upload one file to `POST /media` with XMLHttpRequest (fetch has no upload progress).

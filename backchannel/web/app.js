@@ -11,6 +11,7 @@ import { nameOf } from "./render.js";
 import { resetState, state, upsertConv } from "./state.js";
 import { Stream } from "./stream.js";
 import { initAuth, showAuth } from "./views/auth.js";
+import { teamPresence } from "./views/business-presence.js";
 import { businessEvent, claimConversation, initBusiness, reloadBusiness, stopBusiness } from "./views/business.js";
 import {
   applyReceipt, closeConversation, fetchPresence, initConversation, markRead, noteMessage, openConversation, patchMessage,
@@ -108,6 +109,7 @@ function stopApp() {
 function onFrame(frame) {
   if (frame.op === "typing") setTyping(frame.conversation_id, frame.user, frame.active, frame.expires_in_ms);
   else if (frame.op === "presence") setPresence(frame);
+  else if (frame.op === "team_presence") teamPresence(frame);
 }
 
 /** Fetch one conversation into the cache (its events lack the per-viewer fields). */
@@ -186,6 +188,13 @@ function onEvent(ev) {
     case "message.hidden":
       removeMessage(d.message_id);
       return refreshConv(d.conversation_id);
+    case "message.expired": // a disappearing message's time was up: it goes, quotes of it too
+      for (const m of state.messages.values()) {
+        if (m.reply_to?.id === d.message_id) patchMessage(m.id, (x) => { x.reply_to.text = null; });
+      }
+      removeMessage(d.message_id);
+      return refreshConv(d.conversation_id);
+    case "conversation.disappearing_updated": return refreshConv(d.conversation_id);
     case "reaction.added": return setReaction(d, true);
     case "reaction.removed": return setReaction(d, false);
     case "membership.updated": {

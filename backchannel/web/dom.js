@@ -6,7 +6,7 @@
 /**
  * Create an element.
  * @param {string} tag
- * @param {Object<string, any>} [props] `class`, `text`, `dataset`, `on` ({event: handler}),
+ * @param {Object<string, any>} [props] `class`, `text`, `for`, `dataset`, `on` ({event: handler}),
  *   `attrs` (setAttribute pairs); anything else is assigned as a property (id, type, hidden…).
  * @param {...(Node|string|null|undefined|false)} children strings become text nodes
  * @returns {HTMLElement}
@@ -17,6 +17,7 @@ export function h(tag, props = {}, ...children) {
     if (value === undefined || value === null) continue;
     if (key === "class") el.className = value;
     else if (key === "text") el.textContent = value;
+    else if (key === "for") el.htmlFor = value; // a label's `for` (the property is `htmlFor`)
     else if (key === "dataset") Object.assign(el.dataset, value);
     else if (key === "on") for (const [ev, fn] of Object.entries(value)) el.addEventListener(ev, fn);
     else if (key === "attrs") for (const [name, v] of Object.entries(value)) el.setAttribute(name, v);

@@ -130,7 +130,7 @@ export function initial(name) {
  * @param {any} msg @param {any} me @param {any} conv
  * @param {{onUnsend: Function, onReact: (msg: any, emoji: string, remove: boolean) => void,
  *   onReply: Function, onEdit: Function, onForward: Function, onDeleteForMe: Function,
- *   onRemovePreview?: Function, onReport?: Function}} actions
+ *   onRemovePreview?: Function, onReport?: Function, onQuickReply?: Function}} actions
  */
 export function messageItem(msg, me, conv, actions) {
   const mine = msg.sender?.id === me.id;
@@ -158,6 +158,12 @@ export function messageItem(msg, me, conv, actions) {
     if (msg.edited_at) bubble.append(h("span", { class: "edited", text: "(edited)", title: longTime(msg.edited_at) }));
   }
   li.append(bubble);
+  if (!mine && !msg.unsent && msg.quick_replies?.length && actions.onQuickReply) {
+    // Suggested replies (a business's bot): shown under its newest message only (CSS).
+    li.append(h("div", { class: "quick-replies", attrs: { role: "group", "aria-label": "Suggested replies" } },
+      ...msg.quick_replies.map((q) => h("button", { type: "button", class: "quick-reply", text: q.label,
+        on: { click: () => actions.onQuickReply(msg, q.label) } }))));
+  }
   li.append(reactionChips(msg, me, actions.onReact));
   if (!msg.unsent) {
     const tools = h("div", { class: "actions" }, reactionButton(msg, me, actions.onReact));

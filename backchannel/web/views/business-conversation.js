@@ -12,6 +12,11 @@ import { state } from "../state.js";
 import {
   PRIORITIES, PRIORITY_TEXT, STATUSES, STATUS_TEXT, biz, can, clearOpen, customerName, membership, textOn, waitingText,
 } from "./business-state.js";
+import { forgetReplies, initComposer } from "./business-composer.js";
+import { openScheduled } from "./business-outbound.js";
+import { openContact } from "./business-contact.js";
+import { presenceClosed, presenceOpened } from "./business-presence.js";
+import { heldReply, renderHeld } from "./business-approvals.js";
 
 /** Set by initBusinessConversation: apply a fresh state (list and panel), re-render the list. */
 let hooks = { applyState: () => {}, renderList: () => {} };
@@ -21,6 +26,7 @@ const MENTION = /(?<![\w@])@([a-z0-9_]{3,30})\b/gi;
 /** @param {{applyState: (handle: string, s: any) => void, renderList: () => void}} h */
 export function initBusinessConversation(h) {
   hooks = h;
+  initComposer(); // first: its keys (Enter on a saved reply) come before sending
   const text = byId("bconv-text");
   byId("bconv-composer").addEventListener("submit", (e) => { e.preventDefault(); reply(); });
   text.addEventListener("keydown", (e) => {
@@ -40,13 +46,16 @@ const openItem = () => biz.items.get(biz.openId);
 /** Open a conversation of the current business: state, notes and its newest messages. */
 export async function openTeamConversation(id) {
   const handle = biz.current;
-  if (biz.openId !== id) { byId("bconv-text").value = ""; clearOpen(); }
+  if (biz.openId !== id) { byId("bconv-text").value = ""; clearOpen(); forgetReplies(); }
   biz.openId = id;
   byId("bconv-messages").replaceChildren();
   byId("bconv-error").textContent = "";
   byId("bconv-empty").hidden = true;
   byId("bconv-view").hidden = false;
   byId("app").classList.add("show-business-conversation");
+  presenceOpened(id);
+  renderHeld();
+  openScheduled(id);
   buildPanel();
   renderOpen();
   hooks.renderList();
@@ -69,7 +78,10 @@ export async function openTeamConversation(id) {
 /** Close the open conversation; `refocus`: put the focus back on its row. */
 export function closeTeamConversation(refocus = false) {
   const id = biz.openId;
+  presenceClosed();
   clearOpen();
+  renderHeld();
+  openScheduled(null);
   byId("bconv-view").hidden = true;
   byId("bconv-empty").hidden = false;
   byId("app").classList.remove("show-business-conversation");
@@ -103,7 +115,8 @@ async function reply() {
     const msg = await api.businessReply(biz.current, id, text, uuid());
     box.value = "";
     box.style.height = "auto";
-    teamMessage(msg);
+    if (msg.state === "pending") heldReply(msg); // held for approval (202): business-approvals.js
+    else teamMessage(msg);
   } catch (err) {
     byId("bconv-error").textContent = err.message;
   } finally {
@@ -137,16 +150,55 @@ function messageEl(msg) {
   if (msg.unsent) bubble.append(h("span", { class: "text", text: "Message unsent" }));
   else {
     const media = msg.media || [];
-    if (media.length) {
-      const what = media.length > 1 ? `${media.length} attachments` : ATTACHMENT[media[0].kind] || "Attachment";
-      bubble.append(h("span", { class: "attachment-note", text: `📎 ${what}` }));
-    }
+    if (media.length) bubble.append(h("div", { class: "team-media-list" }, ...media.map(mediaEl)));
     if (msg.kind === "location") bubble.append(h("span", { class: "attachment-note", text: `📍 ${msg.share?.label || "Location"}` }));
     if (msg.text || (!media.length && msg.kind !== "location")) bubble.append(h("span", { class: "text" }, ...linkify(msg.text ?? "")));
     if (msg.edited_at) bubble.append(h("span", { class: "edited", text: "(edited)", title: longTime(msg.edited_at) }));
   }
   li.append(bubble, h("time", { class: "message-time", text: shortTime(msg.created_at), dateTime: msg.created_at || "" }));
   return li;
+}
+
+/** Signed links by media id, while they last: `{links, until}` (ms), or a pending fetch. */
+const mediaLinks = new Map();
+
+/** The team's signed links to an attachment (`GET …/media/{id}/links`), reused while fresh. */
+function linksOf(id) {
+  const known = mediaLinks.get(id);
+  if (known && (known.pending || known.until > Date.now())) return known.pending || Promise.resolve(known.links);
+  const handle = biz.current;
+  const pending = api.businessMediaLinks(handle, id).then((links) => {
+    mediaLinks.set(id, { links, until: Date.now() + (links.expires_in - 30) * 1000 });
+    return links;
+  }, (err) => { mediaLinks.delete(id); throw err; });
+  mediaLinks.set(id, { pending });
+  return pending;
+}
+
+/** An attachment as the team sees it: the photo or player once its links come, else a note. */
+function mediaEl(item) {
+  const what = ATTACHMENT[item.kind] || "Attachment";
+  const note = h("span", { class: "attachment-note", text: `📎 ${item.filename || what}` });
+  if (item.erased || item.view_once) {
+    note.textContent = item.view_once ? `📎 View-once ${what.toLowerCase()} (not shown to the team)` : `📎 ${what} (erased)`;
+    return note;
+  }
+  const box = h("span", { class: `team-media team-media-${item.kind}`, dataset: { media: item.id } }, note);
+  linksOf(item.id).then((links) => {
+    if (item.kind === "image" || item.kind === "gif") {
+      const img = h("img", { src: links.thumbnail_url || links.url, alt: item.filename ? `${what}: ${item.filename}` : what,
+        loading: "lazy", width: item.width || undefined, height: item.height || undefined });
+      box.replaceChildren(h("a", { href: links.url, target: "_blank", rel: "noopener", class: "team-media-link",
+        attrs: { "aria-label": `Open the ${what.toLowerCase()} full size` } }, img));
+    } else if (item.kind === "video") {
+      box.replaceChildren(h("video", { src: links.url, controls: true, preload: "metadata", poster: links.thumbnail_url || undefined }));
+    } else if (item.kind === "audio" || item.kind === "voice") {
+      box.replaceChildren(h("audio", { src: links.url, controls: true, preload: "metadata", attrs: { "aria-label": what } }));
+    } else {
+      box.replaceChildren(h("a", { href: links.url, download: item.filename || "", class: "team-media-file", text: `📎 ${item.filename || what}` }));
+    }
+  }, () => { note.textContent = `📎 ${what} (can't be shown)`; });
+  return box;
 }
 
 /** Insert or replace a message of the open conversation (a reply, or an event's). */
@@ -259,9 +311,12 @@ function buildPanel() {
   const notes = section("Private notes", panel.notes);
   if (can("note")) notes.append(noteForm());
   panel.customer = h("dl", { class: "panel-values" });
+  const contact = h("button", { id: "bconv-contact-open", type: "button", class: "link", text: "Contact details",
+    attrs: { "aria-haspopup": "dialog" },
+    on: { click: () => { const c = openItem()?.state?.customer; if (c?.handle) openContact(c, biz.openId); } } });
   panel.error = h("p", { id: "bconv-panel-error", class: "form-error", attrs: { role: "alert" } });
   byId("bconv-panel").replaceChildren(section("Conversation", ...work), panel.error, labels, notes,
-    section("Customer", panel.customer));
+    section("Customer", panel.customer, contact));
   renderAssignees();
 }
 

@@ -61,7 +61,13 @@ const ACTIONS = {
   triage: ["owner", "admin", "agent"],
   manage_team: ["owner", "admin"],
   manage_labels: ["owner", "admin"],
+  manage_replies: ["owner", "admin"],
+  manage_settings: ["owner", "admin"],
   audit: ["owner", "admin"],
+  reports: ["owner", "admin", "viewer"],
+  share_views: ["owner", "admin"],
+  approve: ["owner", "admin"],
+  manage_automation: ["owner", "admin"],
 };
 
 /** My membership of the business `handle` (default: the one shown), or undefined. */
@@ -96,6 +102,7 @@ export function matches(item) {
   if (f.label && !(s.labels || []).some((l) => l.id === f.label)) return false;
   if (f.priority && s.priority !== f.priority) return false;
   if (f.unread && !(item.conversation.unread_count > 0)) return false;
+  if (f.waiting_minutes && !(s.waiting_since && Date.now() - Date.parse(s.waiting_since) >= f.waiting_minutes * 60000)) return false;
   return true;
 }
 

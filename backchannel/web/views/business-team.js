@@ -29,6 +29,18 @@ const ACTION_TEXT = {
   "member.removed": "removed a teammate",
   "contact.read": "looked at a customer",
   "contact.updated": "changed a customer's details",
+  "media.read": "opened a photo or file",
+  // saved views, approvals and rules (business-views.js, business-approvals.js, business-rules.js)
+  "view.created": "saved a view of the inbox",
+  "view.updated": "changed a view of the inbox",
+  "view.deleted": "deleted a view of the inbox",
+  "approvals.listed": "looked at the replies waiting for approval",
+  "message.held": "wrote a reply that waits for approval",
+  "approval.approved": "approved a reply",
+  "approval.rejected": "rejected a reply",
+  "rule.created": "created a rule",
+  "rule.updated": "changed a rule",
+  "rule.deleted": "deleted a rule",
 };
 let auditCursor = null;
 

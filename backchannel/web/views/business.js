@@ -21,6 +21,17 @@ import {
   waitingText,
 } from "./business-state.js";
 import { initTeam, renderTeam } from "./business-team.js";
+import { forgetReplies } from "./business-composer.js";
+import { initContact } from "./business-contact.js";
+import { initSettings } from "./business-settings.js";
+import { initReports } from "./business-reports.js";
+import { initPresence } from "./business-presence.js";
+import { initViews, resetViews } from "./business-views.js";
+import { approvalEvent, initApprovals, renderApprovalsButton, resetApprovals } from "./business-approvals.js";
+import { initRules, renderRulesButton } from "./business-rules.js";
+import { initBot } from "./business-bot.js";
+import { broadcastEvent, initBroadcasts, renderBroadcastsButton, scheduledEvent } from "./business-outbound.js";
+import { initIntegrations, renderIntegrationsButton, webhookDisabled } from "./business-integrations.js";
 import { closeConversation } from "./conversation.js";
 import { renderInbox } from "./inbox.js";
 
@@ -43,6 +54,16 @@ export function initBusiness() {
   byId("settings-open").addEventListener("click", renderSettings);
   initBusinessConversation({ applyState, renderList: renderBusinessInbox });
   initTeam();
+  initSettings();
+  initReports();
+  initContact((id) => openTeamConversation(id));
+  initPresence();
+  initViews(setFilter);
+  initApprovals((id) => openTeamConversation(id));
+  initRules();
+  initBot();
+  initBroadcasts();
+  initIntegrations();
   setInterval(() => { if (biz.current) { renderBusinessInbox(); renderOpen(); } }, TICK_MS);
 }
 
@@ -105,10 +126,13 @@ export async function showWorkspace(handle) {
   if (handle === biz.current) return;
   if (biz.current) leaveBusinessMode();
   biz.current = handle;
+  forgetReplies();
   biz.items.clear();
   biz.members = [];
   biz.labels = [];
   biz.nextCursor = null;
+  resetViews();
+  resetApprovals();
   byId("workspace").value = handle || "";
   if (!handle) { renderInbox(); return; }
   if (state.openId) { closeConversation(); byId("workspace").focus(); }
@@ -127,6 +151,11 @@ function renderHead() {
   byId("business-name").textContent = nameOf(m.business);
   byId("business-role").textContent = ROLE_TEXT[m.role] || m.role;
   byId("business-audit-open").hidden = !can("audit");
+  byId("business-reports-open").hidden = !can("reports");
+  renderApprovalsButton();
+  renderRulesButton();
+  renderBroadcastsButton();
+  renderIntegrationsButton();
 }
 
 /* The inbox */
@@ -150,6 +179,7 @@ async function loadInbox(more = false) {
   if (f.label) query.label = f.label;
   if (f.priority) query.priority = f.priority;
   if (f.unread) query.unread = "true";
+  if (f.view) query.view = f.view; // a saved view (business-views.js): the filters above agree with it
   if (more && biz.nextCursor) query.cursor = biz.nextCursor;
   try {
     const page = await api.businessInbox(handle, query);
@@ -376,6 +406,10 @@ export function businessEvent(ev) {
     case "business.team_updated": teamUpdated(d); return true;
     case "business.labels_updated": labelsUpdated(d); return true;
     case "business.mentioned": mentioned(d); return true;
+    case "business.approval_requested": case "business.approval_decided": approvalEvent(ev.type, d); return true;
+    case "business.scheduled_updated": scheduledEvent(d); return true;
+    case "business.broadcast_updated": broadcastEvent(d); return true;
+    case "business.webhook_disabled": webhookDisabled(d); return true;
     case "conversation.created": {
       const conv = d.conversation;
       const ids = new Set((conv.members || []).map((u) => u.id));

@@ -27,6 +27,7 @@ const actions = {
   onUnsend: unsend, onReact: react, onReply: startReply, onEdit: startEdit,
   onForward: openForward, onDeleteForMe: deleteForMe, onRemovePreview: removePreview,
   onReport: (msg) => openReport({ kind: "message", conversation_id: msg.conversation_id, message_id: msg.id }),
+  onQuickReply: quickReply,
 };
 /** The message being replied to, or being edited (one at a time). */
 let replyTo = null;
@@ -590,6 +591,20 @@ async function sendFields(conversationId, fields) {
   const message = await api.send(conversationId, "", uuid(), fields.media, quoted?.id, fields.location);
   if (quoted && replyTo === quoted) clearBanner();
   noteMessage(message);
+}
+
+/**
+ * A business's suggested reply tapped: it is sent as the person's own message, its label as
+ * the text (so any client, and the business's bot, understands it).
+ * @param {any} msg the message that offered it @param {string} label
+ */
+async function quickReply(msg, label) {
+  byId("composer-error").textContent = "";
+  try {
+    noteMessage(await api.send(msg.conversation_id, label, uuid()));
+  } catch (err) {
+    byId("composer-error").textContent = err.message;
+  }
 }
 
 /** Close the composer's emoji picker, location bar and recorder (the conversation changed). */
