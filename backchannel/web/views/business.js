@@ -32,6 +32,7 @@ import { initRules, renderRulesButton } from "./business-rules.js";
 import { initBot } from "./business-bot.js";
 import { broadcastEvent, initBroadcasts, renderBroadcastsButton, scheduledEvent } from "./business-outbound.js";
 import { initIntegrations, renderIntegrationsButton, webhookDisabled } from "./business-integrations.js";
+import { initAssignment, renderAssignmentButton } from "./business-assignment.js";
 import { closeConversation } from "./conversation.js";
 import { renderInbox } from "./inbox.js";
 
@@ -64,6 +65,7 @@ export function initBusiness() {
   initBot();
   initBroadcasts();
   initIntegrations();
+  initAssignment();
   setInterval(() => { if (biz.current) { renderBusinessInbox(); renderOpen(); } }, TICK_MS);
 }
 
@@ -156,6 +158,7 @@ function renderHead() {
   renderRulesButton();
   renderBroadcastsButton();
   renderIntegrationsButton();
+  renderAssignmentButton();
 }
 
 /* The inbox */
