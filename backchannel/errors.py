@@ -63,6 +63,7 @@ CODES: dict[str, tuple[int, str]] = {
     "bot_entry_not_found": (404, "No such entry in this business's bot knowledge."),
     "approval_not_found": (404, "No such held reply in this business."),
     "scheduled_not_found": (404, "No such scheduled message in this business that you see."),
+    "scheduled_message_not_found": (404, "No such scheduled message of yours."),
     "broadcast_not_found": (404, "No such broadcast in this business."),
     "webhook_not_found": (404, "No such webhook in this business."),
     "delivery_not_found": (404, "No such delivery of this webhook."),

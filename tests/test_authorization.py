@@ -63,6 +63,9 @@ CASES: dict[tuple[str, str], Builder] = {
     ("GET", CONVERSATIONS + "/{conversation_id}"): _plain,
     ("PATCH", CONVERSATIONS + "/{conversation_id}"): _body({"title": "taken over"}),
     ("PUT", CONVERSATIONS + "/{conversation_id}/disappearing"): _body({"seconds": 300}),
+    ("POST", CONVERSATIONS + "/{conversation_id}/scheduled"): _body(
+        {"text": "later", "send_at": "2099-01-01T00:00:00Z"}
+    ),
     ("POST", CONVERSATIONS + "/{conversation_id}/members"): lambda _w, u: (
         {},
         {"json": {"members": [u.handle]}},

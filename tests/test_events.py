@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -437,6 +438,59 @@ async def test_disappearing_messages(api: Api) -> None:
         await verify_action([alice, bob], time_is_up, {"message.expired"})
     finally:
         core.store.clock = real
+
+
+@covers("scheduled.updated")
+async def test_scheduled_messages_converge(api: Api) -> None:
+    """A client's list of its scheduled messages at a token, plus `scheduled.updated`
+    after it, equals a fresh list — through scheduling, an edit, a cancel and a send."""
+    alice, bob = await api.users(2)
+    cid = await alice.direct(bob)
+
+    async def listed() -> dict[str, dict[str, Any]]:
+        r = await alice.get("/api/v1/me/scheduled")
+        assert r.status_code == 200, r.text
+        return {item["id"]: item for item in r.json()["items"]}
+
+    def soon(seconds: float) -> str:
+        from datetime import UTC, datetime
+
+        return datetime.fromtimestamp(time.time() + seconds, UTC).isoformat()
+
+    first = (
+        await alice.post(f"{CONVERSATIONS}/{cid}/scheduled", json={"text": "a", "send_at": soon(5)})
+    ).json()
+    token, state = (await alice.sync())["next"], await listed()
+    core = api.core
+    assert core.jobs is not None
+    real = core.store.clock
+
+    async def actions() -> None:
+        r = await alice.post(
+            f"{CONVERSATIONS}/{cid}/scheduled", json={"text": "b", "send_at": soon(60)}
+        )
+        assert r.status_code == 201, r.text
+        r = await alice.patch(f"/api/v1/me/scheduled/{first['id']}", json={"text": "a!"})
+        assert r.status_code == 200, r.text
+        assert (await alice.delete(f"/api/v1/me/scheduled/{r.json()['id']}")).status_code == 200
+        core.store.clock = lambda: real() + 120
+        await core.jobs.run_due()  # type: ignore[union-attr]
+        await core.jobs.drain()  # type: ignore[union-attr]
+
+    try:
+        await actions()
+    finally:
+        core.store.clock = real
+    events, _ = await events_since(alice, token)
+    for event in events:
+        if event["type"] == "scheduled.updated":
+            item = event["data"]["scheduled"]
+            state[item["id"]] = item
+            EXERCISED.add("scheduled.updated")
+    assert state == await listed()
+    assert sorted(i["status"] for i in state.values()) == ["cancelled", "sent"]
+    seen, _ = await events_since(bob, token)
+    assert "scheduled.updated" not in [e["type"] for e in seen]
 
 
 @covers("reaction.added")

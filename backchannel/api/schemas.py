@@ -338,6 +338,38 @@ class DisappearingIn(In):
     from_: Literal["sent", "seen"] = Field("sent", alias="from")
 
 
+class ScheduleMessageIn(In):
+    text: str = Field(max_length=70000)
+    send_at: datetime = Field(description="When: in the future, at most 90 days ahead.")
+    reply_to: str | None = Field(None, max_length=64, description="A message to reply to.")
+
+
+class ScheduledMessagePatch(In):
+    text: str | None = Field(None, max_length=70000)
+    send_at: datetime | None = None
+
+
+class ScheduledMessageOut(BaseModel):
+    id: str
+    conversation_id: str
+    text: str
+    reply_to: str | None
+    send_at: str | None
+    status: Literal["pending", "sent", "cancelled", "failed"]
+    reason: str | None = Field(
+        description="`cancelled`, or why it was not sent: the send's error code "
+        "(`conversation_not_found` after leaving, `cannot_message`, `blocked_by_you`…), "
+        "`account_closed`, `account_suspended`."
+    )
+    message_id: str | None = Field(description="The message, once sent.")
+    created_at: str | None
+    updated_at: str | None
+
+
+class ScheduledMessageList(BaseModel):
+    items: list[ScheduledMessageOut]
+
+
 class ConversationOut(BaseModel):
     id: str
     kind: Literal["direct", "group"]

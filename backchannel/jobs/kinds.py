@@ -12,6 +12,7 @@ from backchannel.services import (
     disappearing,
     inbox_state,
     outbound,
+    scheduled,
     webhooks,
 )
 from backchannel.services.core import Core
@@ -20,6 +21,7 @@ Handler = Callable[[Core, Job], Awaitable[None]]
 
 HANDLERS: dict[str, Handler] = {
     "messages.expire": disappearing.expire,
+    "messages.scheduled_send": scheduled.send_due,
     "business.snooze_end": inbox_state.end_snooze,
     "webhook.deliver": webhooks.deliver,
     "business.rule_idle": automation.run_idle,

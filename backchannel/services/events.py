@@ -23,6 +23,10 @@ EVENT_TYPES: dict[str, tuple[str, str]] = {
         "The disappearing-messages timer was set or turned off.",
     ),
     "message.expired": ("members", "A disappearing message's time was up: drop it."),
+    "scheduled.updated": (
+        "you",
+        "A message you scheduled was scheduled, changed, sent, cancelled, or not sent (why).",
+    ),
     "member.joined": ("members", "People were added to a group (you, perhaps)."),
     "member.left": ("members", "Someone left or was removed (you, perhaps: then no more events)."),
     "member.role_changed": ("members", "Someone became or stopped being a group admin."),

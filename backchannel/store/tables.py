@@ -538,6 +538,28 @@ business_views = Table(
     Index("ix_business_views_business", "business_id", "owner_id"),
 )
 
+# A person's "send later": a message written now, sent at `send_at` by the job queue
+# (`messages.scheduled_send`) after checking again that they may; `version` counts edits, so
+# a job queued for an older version does nothing.
+scheduled_messages = Table(
+    "scheduled_messages",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("pid", String(32), nullable=False, unique=True),
+    Column("author_id", ForeignKey("users.id"), nullable=False),
+    Column("conversation_id", ForeignKey("conversations.id"), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("reply_to_pid", String(32), nullable=True),
+    Column("send_at", BigInteger, nullable=False),
+    Column("status", String(12), nullable=False, server_default="pending"),
+    Column("reason", String(40), nullable=True),  # why it was not sent (an error code)
+    Column("message_pid", String(32), nullable=True),  # the message, once sent
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_scheduled_messages_author", "author_id", "status", "send_at"),
+)
+
 # --- the job queue -----------------------------------------------------------------------
 # Work to do later or outside a request (backchannel/jobs): a snooze ending, a webhook
 # delivery, a scheduled send. Enqueued in the transaction that decides it, so a job exists
