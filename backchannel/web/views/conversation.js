@@ -8,6 +8,7 @@ import { byId, h } from "../dom.js";
 import { conversationTitle, initial, messageItem, nameOf } from "../render.js";
 import { state, upsertConv } from "../state.js";
 import { anyFailed, clearAttachments, initAttachments, mediaIds, uploading } from "./attachments.js";
+import { disappearingText, initDisappearing } from "./disappearing.js";
 import { closeEmoji, initEmoji } from "./emoji.js";
 import { closeForward, openForward } from "./forward.js";
 import { renderGroupSettings } from "./group.js";
@@ -70,6 +71,7 @@ export function initConversation() {
   composer.addEventListener("keydown", (e) => { if (e.key === "Escape" && (replyTo || editing)) clearBanner(); });
   byId("forward-cancel").addEventListener("click", closeForward);
   initMenu();
+  initDisappearing(() => { renderInbox(); renderHeader(); });
   document.addEventListener("visibilitychange", markRead);
   window.addEventListener("focus", markRead);
 }
@@ -151,6 +153,8 @@ export function renderHeader() {
   let subtitle = conv.kind === "group" ? `${conv.member_count} members`
     : others[0]?.handle ? `@${others[0].handle}` : "";
   if (conv.awaiting_acceptance) subtitle = "Request sent — they haven't accepted it yet.";
+  const timer = disappearingText(conv);
+  if (timer) subtitle = subtitle ? `${subtitle} · ${timer}` : timer;
   byId("conversation-subtitle").textContent = subtitle;
   renderMenu(conv);
   renderGroupSettings();

@@ -8,6 +8,7 @@ import { byId } from "../dom.js";
 import { state, upsertConv } from "../state.js";
 import { closeConversation, renderHeader } from "./conversation.js";
 import { closeForward } from "./forward.js";
+import { canSetTimer } from "./disappearing.js";
 import { openGroupSettings } from "./group.js";
 import { renderInbox } from "./inbox.js";
 import { otherMember } from "./presence.js";
@@ -78,6 +79,7 @@ export function renderMenu(conv) {
     "action-move-general": conv.folder === "primary",
     "action-move-primary": conv.folder === "general",
     "action-group-settings": conv.kind === "group",
+    "action-disappearing": canSetTimer(conv),
     "action-report": (conv.members || []).some((m) => m.id !== state.me.id),
     "action-block": conv.kind === "direct" && !conv.request && !!otherMember(conv),
     "leave-group": conv.kind === "group",
