@@ -17,6 +17,7 @@ import {
   applyReceipt, closeConversation, fetchPresence, initConversation, markRead, noteMessage, openConversation, patchMessage,
   removeMessage, renderHeader, setPresence, setTyping,
 } from "./views/conversation.js";
+import { scheduledUpdated } from "./views/later.js";
 import { initInbox, loadFolder, renderInbox, selectFolder } from "./views/inbox.js";
 import { notifyMessage, renderUnread } from "./views/notify.js";
 import { initSettings } from "./views/settings.js";
@@ -195,6 +196,7 @@ function onEvent(ev) {
       removeMessage(d.message_id);
       return refreshConv(d.conversation_id);
     case "conversation.disappearing_updated": return refreshConv(d.conversation_id);
+    case "scheduled.updated": return scheduledUpdated(d.scheduled);
     case "reaction.added": return setReaction(d, true);
     case "reaction.removed": return setReaction(d, false);
     case "membership.updated": {

@@ -10,6 +10,7 @@ import { state, upsertConv } from "../state.js";
 import { anyFailed, clearAttachments, initAttachments, mediaIds, uploading } from "./attachments.js";
 import { disappearingText, initDisappearing } from "./disappearing.js";
 import { closeEmoji, initEmoji } from "./emoji.js";
+import { initLater, showScheduled } from "./later.js";
 import { closeForward, openForward } from "./forward.js";
 import { renderGroupSettings } from "./group.js";
 import { renderInbox } from "./inbox.js";
@@ -72,6 +73,7 @@ export function initConversation() {
   byId("forward-cancel").addEventListener("click", closeForward);
   initMenu();
   initDisappearing(() => { renderInbox(); renderHeader(); });
+  initLater();
   document.addEventListener("visibilitychange", markRead);
   window.addEventListener("focus", markRead);
 }
@@ -93,6 +95,7 @@ export async function openConversation(id) {
   renderInbox();
   fetchPresence();
   refreshReceipts(id);
+  showScheduled(id);
   const conv = state.convs.get(id);
   unreadAfter = conv?.unread_count > 0 ? (conv.read_position || 0) : null;
   try {
