@@ -370,6 +370,8 @@ async def test_the_contact_and_a_customers_photo_for_the_team(
     # a saved reply uses the contact: its name for the customer, its attributes
     await agent.locator("#bconv-text").focus()
     await agent.keyboard.type("/plan")
+    # chosen once the list shows it (an Enter before the list loads is the composer test's)
+    await agent.locator("#bconv-replies-list [role=option]", has_text="/plan").wait_for()
     await agent.keyboard.press("Enter")
     await expect(agent.locator("#bconv-text")).to_have_value("Your plan: gold.")
 
