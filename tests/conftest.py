@@ -15,6 +15,7 @@ import secrets
 import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -366,3 +367,28 @@ def api(http: httpx.AsyncClient, app: Any) -> Api:
 def core(app: Any) -> Core:
     result: Core = app.state.core
     return result
+
+
+class Clock:
+    """A store clock the test moves (seconds since the epoch): `Store.clock` reads it."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def iso(self, after_s: float) -> str:
+        """An instant `after_s` seconds from the clock's now, ISO 8601 (for request bodies)."""
+        return datetime.fromtimestamp(self.now + after_s, UTC).isoformat()
+
+
+@pytest.fixture
+def clock(core: Core) -> Clock:
+    """The app's store on a clock the test moves (run due jobs with `core.jobs.run_due()`)."""
+    value = Clock()
+    core.store.clock = value
+    return value

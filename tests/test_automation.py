@@ -13,9 +13,8 @@ import pytest
 
 from backchannel.config import Settings
 from backchannel.services.core import Core
-from tests.conftest import Api, User, make_settings
+from tests.conftest import Api, Clock, User, make_settings
 from tests.test_business import B, add, become, code, events, shop_with_team, token
-from tests.test_jobs import Clock
 from tests.test_webhooks import Receiver
 
 
@@ -35,13 +34,6 @@ def receiver() -> Iterator[Receiver]:
     server = Receiver()
     yield server
     server.close()
-
-
-@pytest.fixture
-def clock(core: Core) -> Clock:
-    value = Clock()
-    core.store.clock = value
-    return value
 
 
 async def run_jobs(core: Core) -> None:

@@ -10,32 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from backchannel.app import create_app
 from backchannel.services.core import Core
 from backchannel.store import jobs as job_db
-from tests.conftest import Api, User, make_settings
+from tests.conftest import Api, Clock, User, make_settings
 
 C = "/api/v1/conversations"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock(core: Core) -> Clock:
-    value = Clock()
-    core.store.clock = value
-    return value
 
 
 async def run(core: Core) -> int:

@@ -21,28 +21,8 @@ from backchannel.jobs.runner import BACKOFF_BASE_S, backoff_seconds
 from backchannel.services.core import Core
 from backchannel.store import jobs as job_db
 from backchannel.store.database import Store
-from tests.conftest import Api, make_settings
+from tests.conftest import Api, Clock, make_settings
 from tests.test_business import B, become, shop_with_team
-
-
-class Clock:
-    """A store clock the test moves (seconds since the epoch)."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock(core: Core) -> Clock:
-    value = Clock()
-    core.store.clock = value
-    return value
 
 
 async def rows(core: Core) -> list[dict[str, Any]]:

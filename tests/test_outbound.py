@@ -6,8 +6,6 @@ too; per-recipient statuses; paced batches; roles)."""
 from __future__ import annotations
 
 import asyncio
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,37 +18,14 @@ from backchannel.config import Settings
 from backchannel.services import broadcasts
 from backchannel.services.core import Core
 from backchannel.store import jobs as job_db
-from tests.conftest import Api, User, make_settings
+from tests.conftest import Api, Clock, User, make_settings
 from tests.test_business import B, add, become, code, events, shop_with_team, token
-
-
-class Clock:
-    """A store clock the test moves (seconds since the epoch)."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    def iso(self, after_s: float) -> str:
-        return datetime.fromtimestamp(self.now + after_s, UTC).isoformat()
 
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     # Small batches, so a broadcast to a few contacts takes several paced rounds.
     return make_settings(tmp_path, database_url, broadcast_batch_size=2)
-
-
-@pytest.fixture
-def clock(core: Core) -> Clock:
-    value = Clock()
-    core.store.clock = value
-    return value
 
 
 async def run_jobs(core: Core) -> int:

@@ -25,9 +25,8 @@ from backchannel.jobs.runner import BACKOFF_BASE_S
 from backchannel.services import webhook_sender, webhooks
 from backchannel.services.core import Core
 from backchannel.store import accounts as user_db
-from tests.conftest import Api, User, ValidatingApp, make_settings
+from tests.conftest import Api, Clock, User, ValidatingApp, make_settings
 from tests.test_business import B, code, shop_with_team
-from tests.test_jobs import Clock
 from tests.test_previews import make_tls
 
 EVENTS = ["conversation.created", "message.received", "message.sent"]
@@ -44,13 +43,6 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         webhook_disable_after=4,
         webhook_timeout_seconds=5,
     )
-
-
-@pytest.fixture
-def clock(core: Core) -> Clock:
-    value = Clock()
-    core.store.clock = value
-    return value
 
 
 class Receiver:

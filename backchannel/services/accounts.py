@@ -11,12 +11,11 @@ from sqlalchemy.exc import IntegrityError
 
 from backchannel.config import Settings
 from backchannel.domain import accounts as rules
-from backchannel.domain import limits as limit_rules
 from backchannel.domain import policy
 from backchannel.domain.ids import is_public_id, new_id, new_token, token_hash
 from backchannel.domain.webhooks import TOKEN_PREFIX as BUSINESS_TOKEN_PREFIX
 from backchannel.errors import BackchannelError
-from backchannel.services import presence
+from backchannel.services import limits, presence
 from backchannel.services.core import Core, Requester
 from backchannel.services.views import iso, profile_view
 from backchannel.store import accounts as db
@@ -141,15 +140,7 @@ async def authenticate(core: Core, token: str) -> Requester:
     if row is None:
         raise BackchannelError("unauthenticated", "The bearer token is unknown or revoked.")
     now = _now_ms()
-    tier = limit_rules.trust_tier(
-        age_seconds=(now - row["created_at"]) / 1000,
-        requests_sent=row["requests_sent"],
-        requests_declined=row["requests_declined"],
-        reports_received=row["reports_received"],
-        warnings=row["warnings"],
-        new_days=core.settings.trust_new_days,
-        trusted_days=core.settings.trust_trusted_days,
-    )
+    tier = limits.tier_of(core.settings, row, now)
     requester = Requester(
         row["id"],
         row["pid"],

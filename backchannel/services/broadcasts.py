@@ -147,7 +147,7 @@ def _send_automated(t: WriteTxn, business_id: int, conversation: Row, text: str)
     view = inbox_state.send_as_business_in_txn(
         t, business_id, conversation, text, automation="broadcast"
     )
-    inbox_state._announce(t, business_id, int(conversation["id"]), "automation")
+    inbox_state.announce(t, business_id, int(conversation["id"]), "automation")
     return msg_db.message_id(t.conn, view["id"])
 
 

@@ -22,10 +22,9 @@ import orjson
 from backchannel.domain import accounts as account_rules
 from backchannel.domain import business as rules
 from backchannel.domain import hours
-from backchannel.domain import limits as limit_rules
 from backchannel.domain import webhooks as webhook_rules
 from backchannel.errors import BackchannelError
-from backchannel.services import inbox_state, pagination
+from backchannel.services import inbox_state, limits, pagination
 from backchannel.services.core import Core, Requester
 from backchannel.services.events import emit
 from backchannel.services.views import iso, user_view
@@ -126,15 +125,7 @@ def in_scope(team: Team, state: Row, user_id: int) -> bool:
 def acting(t: WriteTxn, core: Core, team: Team, requester: Requester) -> Requester:
     """The business's own Requester, for the DM engine, marked with the agent acting."""
     row = user_db.trust_counters(t.conn, team.business["id"])
-    tier = limit_rules.trust_tier(
-        age_seconds=(t.now_ms - row["created_at"]) / 1000,
-        requests_sent=row["requests_sent"],
-        requests_declined=row["requests_declined"],
-        reports_received=row["reports_received"],
-        warnings=row["warnings"],
-        new_days=core.settings.trust_new_days,
-        trusted_days=core.settings.trust_trusted_days,
-    )
+    tier = limits.tier_of(core.settings, row, t.now_ms)
     business = team.business
     return Requester(
         int(business["id"]),

@@ -43,7 +43,7 @@ def direct_created(t: WriteTxn, conversation_id: int, member_ids: list[int], pos
             position=position,
             now=t.now_ms,
         )
-        _announce(t, business_id, conversation_id, "new")
+        announce(t, business_id, conversation_id, "new")
         inbox_hooks.conversation_created(t, business_id, conversation_id)
 
 
@@ -140,7 +140,7 @@ def automate(t: WriteTxn, conversation: Mapping[Any, Any], requester: Requester)
         for automation, text in texts:
             send_as_business_in_txn(t, business_id, conversation, text, automation=automation)
         # The automation does not answer for the team: the customer still waits.
-        _announce(t, business_id, int(conversation["id"]), "automation")
+        announce(t, business_id, int(conversation["id"]), "automation")
 
 
 def send_as_business_in_txn(
@@ -220,7 +220,7 @@ def change_state(
         )
     elif before["status"] == "snoozed":
         jobs.cancel(t, key)
-    view = _announce(t, business_id, conversation_id, reason, by=by)
+    view = announce(t, business_id, conversation_id, reason, by=by)
     inbox_hooks.state_changed(t, business_id, conversation_id, before, after, by=by, reason=reason)
     return view
 
@@ -263,7 +263,7 @@ def _first_from_customer(t: WriteTxn, conversation_id: int, business_id: int) ->
     return msg_db.count_from_others(t.conn, conversation_id, business_id, limit=2) == 1
 
 
-def _announce(
+def announce(
     t: WriteTxn,
     business_id: int,
     conversation_id: int,

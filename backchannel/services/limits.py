@@ -6,12 +6,30 @@ across nodes; they are keyed by account, so no client address can dodge them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from backchannel.config import Settings
 from backchannel.domain import limits as rules
 from backchannel.errors import BackchannelError
 from backchannel.ratelimit import enforce
 from backchannel.services.core import Core, Requester
 
 DAY = 86_400.0
+
+
+def tier_of(settings: Settings, counters: Mapping[Any, Any], now_ms: int) -> rules.Tier:
+    """The trust tier of an account from its counters (a row with `created_at`,
+    `requests_sent`, `requests_declined`, `reports_received`, `warnings`)."""
+    return rules.trust_tier(
+        age_seconds=(now_ms - counters["created_at"]) / 1000,
+        requests_sent=counters["requests_sent"],
+        requests_declined=counters["requests_declined"],
+        reports_received=counters["reports_received"],
+        warnings=counters["warnings"],
+        new_days=settings.trust_new_days,
+        trusted_days=settings.trust_trusted_days,
+    )
 
 
 def tier_limits(core: Core, requester: Requester) -> rules.TierLimits:

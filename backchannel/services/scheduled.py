@@ -17,11 +17,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from backchannel import jobs
-from backchannel.domain import limits as limit_rules
 from backchannel.domain import messages as rules
 from backchannel.domain.ids import new_id
 from backchannel.errors import BackchannelError
-from backchannel.services import access
+from backchannel.services import access, limits
 from backchannel.services.core import Core, Requester
 from backchannel.services.events import emit
 from backchannel.services.views import iso
@@ -201,15 +200,7 @@ def _author(t: WriteTxn, core: Core, user_id: int) -> tuple[Requester | None, st
     if user_db.is_suspended(t.conn, user_id):
         return None, "account_suspended"
     counters = user_db.trust_counters(t.conn, user_id)
-    tier = limit_rules.trust_tier(
-        age_seconds=(t.now_ms - counters["created_at"]) / 1000,
-        requests_sent=counters["requests_sent"],
-        requests_declined=counters["requests_declined"],
-        reports_received=counters["reports_received"],
-        warnings=counters["warnings"],
-        new_days=core.settings.trust_new_days,
-        trusted_days=core.settings.trust_trusted_days,
-    )
+    tier = limits.tier_of(core.settings, counters, t.now_ms)
     requester = Requester(
         user_id,
         str(user["pid"]),

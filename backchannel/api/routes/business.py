@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from backchannel.api import schemas as s
 from backchannel.api.deps import CoreDep, RequesterDep
-from backchannel.api.responses import json, no_content
+from backchannel.api.responses import epoch_ms, json, no_content
 from backchannel.api.routes.messages import content_of
 from backchannel.services import (
     business,
@@ -22,10 +22,6 @@ from backchannel.services import (
 
 router = APIRouter(prefix="/api/v1", tags=["business"])
 B = "/businesses/{handle}"
-
-
-def _ms(value: object) -> int | None:
-    return None if value is None else int(value.timestamp() * 1000)  # type: ignore[attr-defined]
 
 
 @router.post("/me/business", status_code=201, response_model=s.BusinessOut)
@@ -81,7 +77,7 @@ async def put_member(
         member,
         role=body.role,
         scope=body.scope,
-        expires_at_ms=_ms(body.expires_at),
+        expires_at_ms=epoch_ms(body.expires_at),
     )
     return json(view, 201 if added else 200)
 
@@ -173,7 +169,7 @@ async def triage(
     """Change status (with `snoozed_until` to snooze), priority, or assignee."""
     changes = body.model_dump(include=body.model_fields_set)
     if "snoozed_until" in changes:
-        changes["snoozed_until"] = _ms(changes["snoozed_until"])
+        changes["snoozed_until"] = epoch_ms(changes["snoozed_until"])
     return json(await team_inbox.update_conversation(core, me, handle, conversation_id, changes))
 
 

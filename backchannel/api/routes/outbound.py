@@ -3,7 +3,6 @@ and broadcasts (services/outbound.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Query
@@ -11,16 +10,12 @@ from starlette.responses import Response
 
 from backchannel.api import schemas as s
 from backchannel.api.deps import CoreDep, RequesterDep
-from backchannel.api.responses import json
+from backchannel.api.responses import epoch_ms, json
 from backchannel.services import broadcasts, outbound
 
 router = APIRouter(prefix="/api/v1", tags=["business"])
 B = "/businesses/{handle}"
 Limit = Query(None, ge=1, le=100)
-
-
-def _ms(value: datetime | None) -> int | None:
-    return None if value is None else int(value.timestamp() * 1000)
 
 
 @router.post(B + "/scheduled", status_code=201, response_model=s.ScheduledOut)
@@ -75,7 +70,7 @@ async def update_scheduled(
     """Change a pending message's text, time or cancel-if-the-customer-replies."""
     changes = {
         "text": body.text,
-        "send_at_ms": _ms(body.send_at),
+        "send_at_ms": epoch_ms(body.send_at),
         "cancel_if_customer_replies": body.cancel_if_customer_replies,
     }
     return json(await outbound.update_scheduled(core, me, handle, scheduled_id, changes))
@@ -127,7 +122,7 @@ async def broadcast(handle: str, body: s.BroadcastIn, core: CoreDep, me: Request
         handle,
         text=body.text,
         label_pid=body.audience.label if body.audience else None,
-        send_at_ms=_ms(body.send_at),
+        send_at_ms=epoch_ms(body.send_at),
     )
     return json(view, 201)
 

@@ -9,14 +9,10 @@ from starlette.responses import Response
 
 from backchannel.api import schemas as s
 from backchannel.api.deps import CoreDep, RequesterDep
-from backchannel.api.responses import json
+from backchannel.api.responses import epoch_ms, json
 from backchannel.services import scheduled
 
 router = APIRouter(prefix="/api/v1", tags=["messages"])
-
-
-def _ms(value: object) -> int | None:
-    return None if value is None else int(value.timestamp() * 1000)  # type: ignore[attr-defined]
 
 
 @router.post(
@@ -28,7 +24,7 @@ async def schedule(
     conversation_id: str, body: s.ScheduleMessageIn, core: CoreDep, me: RequesterDep
 ) -> Response:
     """Send a message later (at most 90 days ahead); everything is checked again then."""
-    send_at = _ms(body.send_at)
+    send_at = epoch_ms(body.send_at)
     assert send_at is not None
     item = await scheduled.schedule(
         core, me, conversation_id, text=body.text, send_at_ms=send_at, reply_to=body.reply_to
@@ -54,7 +50,9 @@ async def update(
     scheduled_id: str, body: s.ScheduledMessagePatch, core: CoreDep, me: RequesterDep
 ) -> Response:
     return json(
-        await scheduled.update(core, me, scheduled_id, text=body.text, send_at_ms=_ms(body.send_at))
+        await scheduled.update(
+            core, me, scheduled_id, text=body.text, send_at_ms=epoch_ms(body.send_at)
+        )
     )
 
 
