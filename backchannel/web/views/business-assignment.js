@@ -12,16 +12,14 @@ import { request } from "../api.js";
 import { byId, h } from "../dom.js";
 import { nameOf } from "../render.js";
 import { state } from "../state.js";
-import { biz, membership } from "./business-state.js";
+import { biz, can, membership } from "./business-state.js";
 
 const enc = encodeURIComponent;
 const path = (b) => `/businesses/${enc(b)}/assignment`;
-const MANAGERS = ["owner", "admin"]; // domain/business.py `manage_automation`
-const REPLIERS = ["owner", "admin", "agent"]; // `reply`
 const ROLES = [["owner", "Owners"], ["admin", "Admins"], ["agent", "Agents"]];
 
-const canManage = () => MANAGERS.includes(membership()?.role);
-const canReply = () => REPLIERS.includes(membership()?.role);
+const canManage = () => can("manage_automation");
+const canReply = () => can("reply");
 
 export function initAssignment() {
   const dialog = h("dialog", { id: "business-assignment", class: "settings panel business-assignment",
