@@ -39,6 +39,7 @@ from backchannel.api.routes import (
     web,
     webhooks,
 )
+from backchannel.api.routes import exports as exports_routes
 from backchannel.api.schemas import ErrorOut
 from backchannel.broker.local import LocalBroker
 from backchannel.broker.redis import RedisBroker
@@ -186,6 +187,7 @@ def create_app(settings: Settings) -> FastAPI:
         users,
         safety,
         moderation,
+        exports_routes,
         media,
         presence,
         scheduled,

@@ -610,5 +610,10 @@ def jobs_retry(
     console.print(f"queued again: {count}")
 
 
+from backchannel import export_cli  # noqa: E402 - registers on `app`, defined above
+
+app.command("export")(export_cli.export)
+
+
 def main() -> None:
     app()

@@ -520,6 +520,26 @@ class Settings(BaseSettings):
         description="How often each node looks for uploads to delete.",
     )
 
+    # --- data exports (issue 8) ---------------------------------------------------------
+    export_retention_seconds: float = Field(
+        7 * 86400.0,
+        gt=0,
+        description="How long a finished data export (a person's, or an operator's) is kept "
+        "for download; then its ZIP is deleted.",
+    )
+    export_link_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="How long a signed download link of a person's export stays valid (never "
+        "past the export's own expiry).",
+    )
+    export_min_interval_seconds: float = Field(
+        86400.0,
+        ge=0,
+        description="How soon after asking for an export a person may ask for another (one is "
+        "built at a time in any case).",
+    )
+
     # --- jobs ---------------------------------------------------------------------------
     jobs_enabled: bool = Field(
         True,

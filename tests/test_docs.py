@@ -250,6 +250,7 @@ def test_every_operation_with_a_body_declares_its_schema(openapi: OpenApi) -> No
         "POST /api/v1/businesses/{handle}/webhooks/{webhook_id}/test",
         "POST /api/v1/conversations/{conversation_id}/accept",
         "POST /api/v1/conversations/{conversation_id}/messages/{message_id}/unsend",
+        "POST /api/v1/me/exports",
         "PUT /api/v1/businesses/{handle}/approvals/restricted/{member}",
         "PUT /api/v1/businesses/{handle}/conversations/{conversation_id}/labels/{label_id}",
         "PUT /api/v1/businesses/{handle}/teams/{team_id}/members/{member}",

@@ -10,6 +10,7 @@ from backchannel.services import (
     automation,
     broadcasts,
     disappearing,
+    exports,
     inbox_state,
     outbound,
     scheduled,
@@ -27,4 +28,6 @@ HANDLERS: dict[str, Handler] = {
     "business.rule_idle": automation.run_idle,
     "business.scheduled_send": outbound.send_scheduled,
     "business.broadcast_send": broadcasts.send_broadcast,
+    "exports.build": exports.build_job,
+    "exports.expire": exports.expire_job,
 }

@@ -51,6 +51,10 @@ EVENT_TYPES: dict[str, tuple[str, str]] = {
         "Another member read up to a message (only between people who both share receipts).",
     ),
     "account.warned": ("you", "A moderator warned you about your conduct."),
+    "export.updated": (
+        "you",
+        "An export of your data was asked for, progressed, was ready, failed or expired.",
+    ),
     # The business inbox: for the team of the business (services/business.py).
     "business.conversation_updated": (
         "team",

@@ -945,3 +945,45 @@ business_approvals = Table(
     UniqueConstraint("author_id", "txn_id", name="uq_business_approvals_txn"),
     Index("ix_business_approvals_business", "business_id", "state", "id"),
 )
+
+# --- data exports (issue 8) --- (migration 0020)
+
+# A ZIP of everything one person may see (services/exports.py): their own request
+# (`kind` self, shown to them) or an operator's on a legal request (`kind` legal, with its
+# `reason` in the moderation log; never shown to the person). Built step by step by a job
+# (`done_steps` of `total_steps`), as of stream position `position`; once `ready` its bytes
+# are `storage_key` in the media store until `expires_at`, then swept (`expired`).
+exports = Table(
+    "exports",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("pid", String(32), nullable=False, unique=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False),
+    Column("kind", String(8), nullable=False),  # self | legal
+    Column("actor", String(64), nullable=True),  # legal: who asked (a handle, or cli:<user>)
+    Column("reason", Text, nullable=True),
+    Column("state", String(8), nullable=False),  # queued | running | ready | failed | expired
+    Column("position", BigInteger, nullable=False),
+    Column("done_steps", Integer, nullable=False, server_default="0"),
+    Column("total_steps", Integer, nullable=False, server_default="0"),
+    Column("storage_key", String(200), nullable=True),
+    Column("size", BigInteger, nullable=True),
+    Column("error", String(200), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Index("ix_exports_user", "user_id", "kind", "created_at"),
+)
+
+# The steps of an export, fixed when it starts: the account, then one per conversation.
+# A finished step's part (JSON and HTML, in the media store) is `storage_key`, so a build
+# that was interrupted goes on from the first step without one.
+export_steps = Table(
+    "export_steps",
+    metadata,
+    Column("export_id", ForeignKey("exports.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("conversation_id", ForeignKey("conversations.id"), nullable=True),
+    Column("storage_key", String(200), nullable=True),
+    Column("done_at", BigInteger, nullable=True),
+)
