@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from typer.testing import CliRunner
@@ -20,8 +21,9 @@ from backchannel.services import exports as service
 from backchannel.services import moderation
 from backchannel.services.core import Core
 from backchannel.store import exports as export_db
-from tests.conftest import Api, Clock, User, make_settings
+from tests.conftest import PASSWORD, Api, Clock, User, ValidatingApp, make_settings
 from tests.media_files import png
+from tests.servers import Servers
 from tests.test_cli import cli, location, run  # noqa: F401 - `cli` is a fixture
 from tests.test_media import uploaded
 
@@ -168,7 +170,6 @@ async def test_the_zip_holds_exactly_what_the_person_can_see(api: Api, core: Cor
     assert "first draft" in page  # the edit history
 
 
-
 async def test_state_at_a_token_plus_the_events_is_a_fresh_fetch(
     api: Api, core: Core, clock: Clock
 ) -> None:
@@ -236,9 +237,7 @@ async def test_the_link_expires_and_the_sweep_removes_the_file(
     assert (r.status_code, code(r)) == (410, "export_expired")
 
 
-async def test_one_export_at_a_time_and_not_too_often(
-    api: Api, core: Core, clock: Clock
-) -> None:
+async def test_one_export_at_a_time_and_not_too_often(api: Api, core: Core, clock: Clock) -> None:
     alice = await api.register()
     first = await alice.post(EXPORTS)
     assert first.status_code == 202
@@ -255,9 +254,7 @@ async def test_one_export_at_a_time_and_not_too_often(
     assert len((await alice.get(EXPORTS)).json()["items"]) == 2
 
 
-async def test_a_legal_export_needs_a_reason_is_logged_and_not_shown(
-    api: Api, core: Core
-) -> None:
+async def test_a_legal_export_needs_a_reason_is_logged_and_not_shown(api: Api, core: Core) -> None:
     admin = await api.register("admin")  # the first account is a moderator
     alice, bob = await api.users(2)
     await alice.send(await alice.direct(bob), "for the court")
@@ -294,10 +291,6 @@ async def _interrupted_export(tmp_path: Path, database_url: str) -> tuple[str, l
     settings = make_settings(tmp_path, database_url)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        import httpx
-
-        from tests.conftest import ValidatingApp
-
         transport = httpx.ASGITransport(app=ValidatingApp(app))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             api = Api(http, app)
@@ -358,3 +351,45 @@ def test_the_cli_export_resumes_where_it_stopped(
     output = run(cli, "moderation", "log", "--user", "alice", *where)
     assert "case 7" in output and "case 8" in output
     run(cli, "export", "alice", "--reason", " ", "--out", str(out), *where, expect=1)
+
+
+async def test_end_to_end_on_a_real_server(
+    servers: Servers, tmp_path: Path, database_url: str
+) -> None:
+    """A server process makes the export with its own job runner; a plain client (no
+    token) downloads it by the signed link."""
+    server = await servers.serve(tmp_path / "data", database_url)
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        alice, bob = [
+            User(http, body["token"], body["user"])
+            for body in [
+                (
+                    await http.post("/api/v1/accounts", json={"handle": h, "password": PASSWORD})
+                ).json()
+                for h in ("alice", "bob")
+            ]
+        ]
+        direct = await alice.direct(bob)
+        photo = await uploaded(alice, png(), "a.png", "image/png")
+        await alice.send(direct, "see <b>this</b>", media=[photo])
+        await bob.send(direct, "nice")
+        r = await alice.post(EXPORTS)
+        assert r.status_code == 202, r.text
+        url = f"{EXPORTS}/{r.json()['id']}"
+        for _ in range(300):
+            view = (await alice.get(url)).json()
+            if view["state"] not in ("queued", "running"):
+                break
+            await asyncio.sleep(0.05)
+        assert view["state"] == "ready", (view, server.output())
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as anonymous:
+        r = await anonymous.get(view["download_url"])
+        assert r.status_code == 200, r.text
+        assert r.headers["content-disposition"].startswith("attachment; filename*=UTF-8''")
+        assert int(r.headers["content-length"]) == view["size"] == len(r.content)
+        r2 = await anonymous.get(url + "/download")
+        assert (r2.status_code, code(r2)) == (401, "unauthenticated")
+    archive = zipfile.ZipFile(io.BytesIO(r.content))
+    assert texts(archive, direct) == ["see <b>this</b>", "nice"]
+    assert f"media/{photo}.png" in archive.namelist()
+    assert "see &lt;b&gt;this&lt;/b&gt;" in archive.read(f"conversations/{direct}.html").decode()
