@@ -614,6 +614,10 @@ from backchannel import export_cli  # noqa: E402 - registers on `app`, defined a
 
 app.command("export")(export_cli.export)
 
+from backchannel.cli_search import reindex  # noqa: E402 - registers on `app`
+
+app.command()(reindex)
+
 
 def main() -> None:
     app()

@@ -13,6 +13,10 @@ from typing import Any
 CODES: dict[str, tuple[int, str]] = {
     "invalid_request": (400, "The request body, query or path did not match the schema."),
     "invalid_token": (400, "A sync token or pagination cursor is malformed or unknown."),
+    "invalid_query": (
+        400,
+        "A search query is empty, too long, has an open quote or a misplaced `*`.",
+    ),
     "unauthenticated": (401, "No bearer token, or the token is unknown or revoked."),
     "invalid_credentials": (401, "Handle or password is wrong."),
     "forbidden": (403, "You may see this object but not do that to it."),

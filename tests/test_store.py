@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import warnings
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -15,6 +16,7 @@ from backchannel.errors import BackchannelError
 from backchannel.store import events as event_db
 from backchannel.store import migrate
 from backchannel.store.database import Store, WriteTxn
+from backchannel.store.search import kept_apart
 from backchannel.store.tables import events, metadata, stream_state, users
 from tests.conftest import Api
 
@@ -27,8 +29,20 @@ def test_migrations_match_tables(request: pytest.FixtureRequest, backend: str) -
     engine = create_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
-            diff = compare_metadata(context, metadata)
+            # (the search index has parts tables.py cannot declare: store/search.py)
+            context = MigrationContext.configure(
+                conn,
+                opts={
+                    "compare_type": True,
+                    "include_object": lambda _obj, name, kind, _reflected, _other: (
+                        not kept_apart(str(name), kind)
+                    ),
+                },
+            )
+            with warnings.catch_warnings():
+                # (SQLite cannot reflect PostgreSQL's expression index, so it is not compared)
+                warnings.filterwarnings("ignore", "autogenerate skipping .*ix_messages_text_search")
+                diff = compare_metadata(context, metadata)
         assert diff == []
         assert migrate.is_current(engine)
     finally:

@@ -8,6 +8,8 @@ test checks that the migrated database matches these declarations.
 
 from __future__ import annotations
 
+# Registers `func.to_tsvector` (the search index below) before it is built.
+import sqlalchemy.dialects.postgresql  # noqa: F401
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -19,6 +21,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
+    text,
 )
 
 metadata = MetaData(
@@ -193,6 +197,15 @@ messages = Table(
     Index("ix_messages_conversation_position", "conversation_id", "position"),
     Index("ix_messages_expiry", "conversation_id", "expires_at"),
 )
+
+# Full-text search (store/search.py). PostgreSQL: this GIN expression index, consistent with
+# `text` in every transaction by construction, so an erased body leaves it at once. SQLite:
+# the FTS5 table `messages_fts`, kept by triggers (migration 0019), outside this metadata.
+Index(
+    "ix_messages_text_search",
+    func.to_tsvector(text("'simple'"), messages.c.text),
+    postgresql_using="gin",
+).ddl_if(dialect="postgresql")
 
 message_edits = Table(
     "message_edits",
@@ -986,4 +999,15 @@ export_steps = Table(
     Column("conversation_id", ForeignKey("conversations.id"), nullable=True),
     Column("storage_key", String(200), nullable=True),
     Column("done_at", BigInteger, nullable=True),
+)
+
+# `backchannel reindex`'s progress (one row): the search index was rebuilt for messages up
+# to id `after_id`, so a reindex interrupted goes on from there (services/search_index.py).
+search_reindex = Table(
+    "search_reindex",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("after_id", BigInteger, nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
 )
