@@ -21,6 +21,7 @@ import { scheduledUpdated } from "./views/later.js";
 import { initInbox, loadFolder, renderInbox, selectFolder } from "./views/inbox.js";
 import { notifyMessage, renderUnread } from "./views/notify.js";
 import { initSettings } from "./views/settings.js";
+import { exportUpdated, initExports } from "./views/exports.js";
 
 async function boot() {
   initAuth((user) => startApp(user));
@@ -38,6 +39,7 @@ async function boot() {
       }
     },
   });
+  initExports();
   byId("logout").addEventListener("click", logout);
   // A REST call refused for the token (this device was logged out elsewhere): sign in again.
   onUnauthorized(() => { if (state.me) { clearSession(); stopApp(); } });
@@ -197,6 +199,7 @@ function onEvent(ev) {
       return refreshConv(d.conversation_id);
     case "conversation.disappearing_updated": return refreshConv(d.conversation_id);
     case "scheduled.updated": return scheduledUpdated(d.scheduled);
+    case "export.updated": return exportUpdated(d.export);
     case "reaction.added": return setReaction(d, true);
     case "reaction.removed": return setReaction(d, false);
     case "membership.updated": {
