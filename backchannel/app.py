@@ -40,6 +40,7 @@ from backchannel.api.routes import (
     web,
     webhooks,
 )
+from backchannel.api.routes import erasure as erasure_routes
 from backchannel.api.routes import exports as exports_routes
 from backchannel.api.schemas import ErrorOut
 from backchannel.broker.local import LocalBroker
@@ -51,6 +52,7 @@ from backchannel.media import build_media_store
 from backchannel.observability import Metrics
 from backchannel.previews import PreviewFetcher
 from backchannel.ratelimit import build_limiter
+from backchannel.services import erasure as erasure_service
 from backchannel.services import media as media_service
 from backchannel.services.core import Core
 from backchannel.store import events as event_db
@@ -136,6 +138,7 @@ def create_app(settings: Settings) -> FastAPI:
         core.jobs = runner
         if settings.jobs_enabled:
             runner.start()
+        await erasure_service.schedule_retention(core)
         metrics.stream_sockets.set_function(lambda: fanout.connections)
         app.state.core = core
         app.state.fanout = fanout
@@ -185,6 +188,7 @@ def create_app(settings: Settings) -> FastAPI:
         gateway,
         conversations,
         accounts,
+        erasure_routes,
         users,
         safety,
         moderation,

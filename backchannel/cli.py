@@ -610,6 +610,12 @@ def jobs_retry(
     console.print(f"queued again: {count}")
 
 
+# Commands in modules of their own, registered once the helpers they use exist.
+from backchannel.cli_purge import purge  # noqa: E402
+
+app.command()(purge)
+
+
 from backchannel import export_cli  # noqa: E402 - registers on `app`, defined above
 
 app.command("export")(export_cli.export)

@@ -520,6 +520,39 @@ class Settings(BaseSettings):
         description="How often each node looks for uploads to delete.",
     )
 
+    # --- account erasure and retention (issue 8) -----------------------------------------
+    account_erasure_messages: Literal["erase", "keep"] = Field(
+        "erase",
+        description="What \"Delete my account\" does to the person's messages: `erase` turns "
+        "each into a content-free tombstone for everyone; `keep` leaves them, shown as from "
+        "a \"Deleted user\" (no handle, no name).",
+    )
+    erased_handle_hold_days: int = Field(
+        30,
+        ge=0,
+        description="Days before the handle of a deleted account may be registered again (so "
+        "nobody takes it over at once to pass as the person who left); 0: at once.",
+    )
+    message_retention_days: int = Field(
+        0,
+        ge=0,
+        description="Messages older than this many days are erased for everyone (tombstones, "
+        "media removed) by a periodic job; 0: kept for ever.",
+    )
+    retention_check_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="How often the retention job looks for messages past "
+        "`message_retention_days`.",
+    )
+    erasure_batch_size: int = Field(
+        500,
+        ge=1,
+        le=10000,
+        description="Messages or uploads an account erasure or the retention purge handles "
+        "per transaction (each batch commits on its own, so an interrupted one goes on).",
+    )
+
     # --- data exports (issue 8) ---------------------------------------------------------
     export_retention_seconds: float = Field(
         7 * 86400.0,

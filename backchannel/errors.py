@@ -85,6 +85,10 @@ CODES: dict[str, tuple[int, str]] = {
     "export_not_ready": (409, "The export is not ready yet (or it failed)."),
     "export_expired": (410, "The export expired and was deleted; ask for a new one."),
     "already_business": (409, "The account is a business already."),
+    "business_has_team": (
+        409,
+        "A business account with a team cannot be deleted: remove its team members first.",
+    ),
     "label_exists": (409, "The business has a label of that name already (case-insensitive)."),
     "shortcut_taken": (409, "The business has a saved reply with that shortcut already."),
     "team_exists": (409, "The business has a team of that name already."),

@@ -1367,3 +1367,11 @@ class RecipientOut(BaseModel):
 class RecipientPage(BaseModel):
     items: list[RecipientOut]
     next_cursor: str | None
+
+
+class AccountDeletedOut(BaseModel):
+    """What "Delete my account" does to your messages (the operator's setting), and when
+    your handle may be registered again."""
+
+    messages: Literal["erase", "keep"]
+    handle_free_at: str

@@ -10,6 +10,7 @@ from backchannel.services import (
     automation,
     broadcasts,
     disappearing,
+    erasure,
     exports,
     inbox_state,
     outbound,
@@ -28,6 +29,8 @@ HANDLERS: dict[str, Handler] = {
     "business.rule_idle": automation.run_idle,
     "business.scheduled_send": outbound.send_scheduled,
     "business.broadcast_send": broadcasts.send_broadcast,
+    "accounts.erase": erasure.erase,
+    "messages.retention": erasure.retain,
     "exports.build": exports.build_job,
     "exports.expire": exports.expire_job,
 }

@@ -20,6 +20,7 @@ from backchannel.services.core import Core, Requester
 from backchannel.services.views import iso, profile_view
 from backchannel.store import accounts as db
 from backchannel.store import conversations as conv_db
+from backchannel.store import erasure as erasure_db
 from backchannel.store import presence as presence_db
 from backchannel.store.database import ReadTxn, WriteTxn
 
@@ -53,7 +54,10 @@ async def register(
     token = new_token()
 
     def txn(t: WriteTxn) -> dict[str, Any]:
-        if db.handle_exists(t.conn, handle):
+        # An erased account's handle is held back for a while (services/erasure.py).
+        if db.handle_exists(t.conn, handle) or erasure_db.handle_held(
+            t.conn, token_hash(handle), now=t.now_ms
+        ):
             raise BackchannelError("handle_taken", f"The handle {handle!r} is taken.")
         # The first account ever is the deployment's first moderator (docs/operations.md).
         # Writes are serialized (store/database.py), so two "first" accounts cannot race.
@@ -383,25 +387,28 @@ async def deactivate_user(core: Core, user_id: int) -> None:
     The handle is released (replaced by an unguessable placeholder) so that
     nobody can look the account up by it any more.
     """
+    await core.store.write("deactivate_user", lambda t: deactivate_in_txn(t, user_id))
+    core.forget_user_tokens(user_id)
+
+
+def deactivate_in_txn(t: WriteTxn, user_id: int) -> None:
+    """`deactivate_user`'s writes, in the caller's transaction (services/erasure.py adds
+    its own to them); the caller forgets the user's tokens after the commit."""
     from backchannel.services import conversations as conversation_service
 
-    def txn(t: WriteTxn) -> None:
-        db.update_user(
-            t.conn,
-            user_id,
-            handle="~" + secrets.token_urlsafe(16),
-            display_name="",
-            bio="",
-            password_hash=None,
-            deactivated_at=t.now_ms,
-        )
-        db.delete_sessions_except(t.conn, user_id=user_id, keep_id=None)
-        db.delete_follows_of(t.conn, user_id)
-        for conversation_id in conv_db.group_ids_of(t.conn, user_id):
-            conversation_service.leave_in_txn(t, conversation_id, user_id, by_id=user_id)
-
-    await core.store.write("deactivate_user", txn)
-    core.forget_user_tokens(user_id)
+    db.update_user(
+        t.conn,
+        user_id,
+        handle="~" + secrets.token_urlsafe(16),
+        display_name="",
+        bio="",
+        password_hash=None,
+        deactivated_at=t.now_ms,
+    )
+    db.delete_sessions_except(t.conn, user_id=user_id, keep_id=None)
+    db.delete_follows_of(t.conn, user_id)
+    for conversation_id in conv_db.group_ids_of(t.conn, user_id):
+        conversation_service.leave_in_txn(t, conversation_id, user_id, by_id=user_id)
 
 
 async def create_user_admin(

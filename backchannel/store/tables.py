@@ -196,6 +196,8 @@ messages = Table(
     UniqueConstraint("sender_id", "txn_id", name="uq_messages_sender_txn"),
     Index("ix_messages_conversation_position", "conversation_id", "position"),
     Index("ix_messages_expiry", "conversation_id", "expires_at"),
+    # An erased account's messages, in batches (services/erasure.py; migration 0021).
+    Index("ix_messages_sender", "sender_id", "id"),
 )
 
 # Full-text search (store/search.py). PostgreSQL: this GIN expression index, consistent with
@@ -999,6 +1001,33 @@ export_steps = Table(
     Column("conversation_id", ForeignKey("conversations.id"), nullable=True),
     Column("storage_key", String(200), nullable=True),
     Column("done_at", BigInteger, nullable=True),
+)
+
+# --- account erasure and retention (issue 8) --- (migration 0021)
+
+# "Delete my account" (services/erasure.py): the request, done at once (profile, sessions,
+# follows, groups), and the background erasure of the rest (messages per `messages`, the
+# setting when asked: erase | keep; reactions; uploads), done when `finished_at` is set.
+# The handle is kept only as its SHA-256 (`handle_hash`): nobody may register it again
+# before `handle_free_at` (no impersonation of the person who left).
+account_erasures = Table(
+    "account_erasures",
+    metadata,
+    Column("user_id", ForeignKey("users.id"), primary_key=True),
+    Column("handle_hash", String(64), nullable=False, index=True),
+    Column("handle_free_at", BigInteger, nullable=False),
+    Column("messages", String(8), nullable=False),  # erase | keep
+    Column("requested_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=True),
+)
+
+# The retention purge's progress (one row): messages up to `position` were looked at, so
+# a purge interrupted (a restart, a killed `backchannel purge`) goes on from there.
+retention_state = Table(
+    "retention_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("position", BigInteger, nullable=False),
 )
 
 # `backchannel reindex`'s progress (one row): the search index was rebuilt for messages up
