@@ -36,3 +36,16 @@ export function byId(id) {
   if (!el) throw new Error(`#${id} is missing from index.html`);
   return el;
 }
+
+/**
+ * Whether the focus has nowhere to be after `dialog` closed: on the page itself or still
+ * inside the closed dialog. A dialog's "close" event comes a task after it closed, by which
+ * time the person may have clicked or tabbed elsewhere (into the composer, say): a close
+ * handler that gives the focus back to the dialog's opener asks this first, so that it
+ * never takes the focus from where they put it.
+ * @param {HTMLDialogElement} dialog
+ */
+export function focusAdrift(dialog) {
+  const at = document.activeElement;
+  return !at || at === document.body || dialog.contains(at);
+}

@@ -9,7 +9,7 @@
  */
 
 import { request } from "../api.js";
-import { byId, h } from "../dom.js";
+import { byId, focusAdrift, h } from "../dom.js";
 import { longTime, nameOf, shortTime } from "../render.js";
 import { state } from "../state.js";
 import { biz, can, customerName, membership } from "./business-state.js";
@@ -30,7 +30,7 @@ export function initApprovals(open) {
   const dialog = byId("business-approvals");
   byId("business-approvals-open").addEventListener("click", openQueue);
   byId("business-approvals-close").addEventListener("click", () => dialog.close());
-  dialog.addEventListener("close", () => byId("business-approvals-open").focus());
+  dialog.addEventListener("close", () => { if (focusAdrift(dialog)) byId("business-approvals-open").focus(); });
   dialog.addEventListener("click", (e) => { if (e.target === dialog) dialog.close(); });
 }
 

@@ -9,7 +9,7 @@
  */
 
 import { request } from "../api.js";
-import { byId, h } from "../dom.js";
+import { byId, focusAdrift, h } from "../dom.js";
 import { nameOf } from "../render.js";
 import { state } from "../state.js";
 import { biz, can, membership } from "./business-state.js";
@@ -35,7 +35,7 @@ export function initAssignment() {
   const open = h("button", { id: "business-assignment-open", type: "button", class: "ghost", text: "Assignment",
     attrs: { "aria-haspopup": "dialog" }, on: { click: openAssignment } });
   document.querySelector(".business-head").append(open);
-  dialog.addEventListener("close", () => open.focus());
+  dialog.addEventListener("close", () => { if (focusAdrift(dialog)) open.focus(); });
   dialog.addEventListener("click", (e) => { if (e.target === dialog) dialog.close(); });
 }
 

@@ -8,7 +8,7 @@
  */
 
 import { request } from "../api.js";
-import { byId, h } from "../dom.js";
+import { byId, focusAdrift, h } from "../dom.js";
 import { nameOf } from "../render.js";
 import { biz, membership } from "./business-state.js";
 import { confirmAction } from "./report.js";
@@ -40,7 +40,7 @@ export function initBot() {
   const open = h("button", { id: "business-bot-open", type: "button", class: "ghost", text: "FAQ bot",
     attrs: { "aria-haspopup": "dialog" }, on: { click: openBot } });
   document.querySelector(".business-head").append(open);
-  dialog.addEventListener("close", () => { editing = null; open.focus(); });
+  dialog.addEventListener("close", () => { editing = null; if (focusAdrift(dialog)) open.focus(); });
   dialog.addEventListener("click", (e) => { if (e.target === dialog) dialog.close(); });
 }
 

@@ -6,7 +6,7 @@
  */
 
 import { api } from "../api.js";
-import { byId, h } from "../dom.js";
+import { byId, focusAdrift, h } from "../dom.js";
 import { longTime, nameOf } from "../render.js";
 import { STATUS_TEXT, biz, can } from "./business-state.js";
 
@@ -21,7 +21,7 @@ export function initContact(openConversation) {
   const dialog = byId("business-contact");
   byId("business-contact-close").addEventListener("click", () => dialog.close());
   dialog.addEventListener("click", (e) => { if (e.target === dialog) dialog.close(); });
-  dialog.addEventListener("close", () => document.getElementById("bconv-contact-open")?.focus());
+  dialog.addEventListener("close", () => { if (focusAdrift(dialog)) document.getElementById("bconv-contact-open")?.focus(); });
 }
 
 function say(text, error = false) {

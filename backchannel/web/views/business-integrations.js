@@ -9,7 +9,7 @@
  */
 
 import { request } from "../api.js";
-import { byId, h } from "../dom.js";
+import { byId, focusAdrift, h } from "../dom.js";
 import { longTime, nameOf } from "../render.js";
 import { biz, membership } from "./business-state.js";
 import { confirmAction } from "./report.js";
@@ -55,7 +55,7 @@ export function initIntegrations() {
   const open = h("button", { id: "business-integrations-open", type: "button", class: "ghost", text: "Integrations", hidden: true,
     attrs: { "aria-haspopup": "dialog" }, on: { click: openIntegrations } });
   document.querySelector(".business-head").append(open);
-  dialog.addEventListener("close", () => { closeLog(); open.focus(); });
+  dialog.addEventListener("close", () => { closeLog(); if (focusAdrift(dialog)) open.focus(); });
   dialog.addEventListener("click", (e) => { if (e.target === dialog) dialog.close(); });
 }
 

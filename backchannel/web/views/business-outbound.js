@@ -15,7 +15,7 @@
  */
 
 import { request } from "../api.js";
-import { byId, h } from "../dom.js";
+import { byId, focusAdrift, h } from "../dom.js";
 import { longTime, nameOf } from "../render.js";
 import { state } from "../state.js";
 import { biz, can, membership } from "./business-state.js";
@@ -261,7 +261,7 @@ export function initBroadcasts() {
   const open = h("button", { id: "business-broadcasts-open", type: "button", class: "ghost", text: "Broadcasts", hidden: true,
     attrs: { "aria-haspopup": "dialog" }, on: { click: openBroadcasts } });
   document.querySelector(".business-head").append(open);
-  dialog.addEventListener("close", () => { recipientsOf = null; open.focus(); });
+  dialog.addEventListener("close", () => { recipientsOf = null; if (focusAdrift(dialog)) open.focus(); });
   dialog.addEventListener("click", (e) => { if (e.target === dialog) dialog.close(); });
 }
 

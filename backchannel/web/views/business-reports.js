@@ -7,7 +7,7 @@
  */
 
 import { api, downloadFile } from "../api.js";
-import { byId, h } from "../dom.js";
+import { byId, focusAdrift, h } from "../dom.js";
 import { nameOf } from "../render.js";
 import { biz, membership } from "./business-state.js";
 
@@ -20,7 +20,7 @@ export function initReports() {
   const dialog = byId("business-reports");
   byId("business-reports-open").addEventListener("click", openReports);
   byId("business-reports-close").addEventListener("click", () => dialog.close());
-  dialog.addEventListener("close", () => byId("business-reports-open").focus());
+  dialog.addEventListener("close", () => { if (focusAdrift(dialog)) byId("business-reports-open").focus(); });
   dialog.addEventListener("click", (e) => { if (e.target === dialog) dialog.close(); });
   byId("breports-form").addEventListener("submit", (e) => { e.preventDefault(); load(); });
   byId("breports-preset").addEventListener("change", (e) => { if (e.target.value) { preset(Number(e.target.value)); load(); } });

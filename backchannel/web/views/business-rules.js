@@ -9,7 +9,7 @@
  */
 
 import { request } from "../api.js";
-import { byId, h } from "../dom.js";
+import { byId, focusAdrift, h } from "../dom.js";
 import { nameOf } from "../render.js";
 import { PRIORITIES, PRIORITY_TEXT, STATUSES, STATUS_TEXT, biz, can } from "./business-state.js";
 import { confirmAction } from "./report.js";
@@ -63,7 +63,7 @@ export function initRules() {
   const dialog = byId("business-rules");
   byId("business-rules-open").addEventListener("click", openRules);
   byId("business-rules-close").addEventListener("click", () => dialog.close());
-  dialog.addEventListener("close", () => { draft = null; byId("business-rules-open").focus(); });
+  dialog.addEventListener("close", () => { draft = null; if (focusAdrift(dialog)) byId("business-rules-open").focus(); });
   dialog.addEventListener("click", (e) => { if (e.target === dialog) dialog.close(); });
 }
 

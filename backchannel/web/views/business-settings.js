@@ -7,7 +7,7 @@
  */
 
 import { api } from "../api.js";
-import { byId, h } from "../dom.js";
+import { byId, focusAdrift, h } from "../dom.js";
 import { nameOf } from "../render.js";
 import { biz, can, membership } from "./business-state.js";
 import { forgetReplies } from "./business-composer.js";
@@ -29,7 +29,7 @@ export function initSettings() {
   const dialog = byId("business-settings");
   byId("business-settings-open").addEventListener("click", openSettings);
   byId("business-settings-close").addEventListener("click", () => dialog.close());
-  dialog.addEventListener("close", () => byId("business-settings-open").focus());
+  dialog.addEventListener("close", () => { if (focusAdrift(dialog)) byId("business-settings-open").focus(); });
   dialog.addEventListener("click", (e) => { if (e.target === dialog) dialog.close(); });
 }
 

@@ -6,7 +6,7 @@
  */
 
 import { api } from "../api.js";
-import { byId, h } from "../dom.js";
+import { byId, focusAdrift, h } from "../dom.js";
 import { longTime, nameOf } from "../render.js";
 import { state } from "../state.js";
 import { ROLE_TEXT, biz, can, customerName, membership } from "./business-state.js";
@@ -48,13 +48,13 @@ export function initTeam() {
   const team = byId("business-team");
   byId("business-team-open").addEventListener("click", openTeam);
   byId("business-team-close").addEventListener("click", () => team.close());
-  team.addEventListener("close", () => byId("business-team-open").focus());
+  team.addEventListener("close", () => { if (focusAdrift(team)) byId("business-team-open").focus(); });
   team.addEventListener("click", (e) => { if (e.target === team) team.close(); });
   byId("business-add-form").addEventListener("submit", (e) => { e.preventDefault(); addMember(); });
   const audit = byId("business-audit");
   byId("business-audit-open").addEventListener("click", openAudit);
   byId("business-audit-close").addEventListener("click", () => audit.close());
-  audit.addEventListener("close", () => byId("business-audit-open").focus());
+  audit.addEventListener("close", () => { if (focusAdrift(audit)) byId("business-audit-open").focus(); });
   audit.addEventListener("click", (e) => { if (e.target === audit) audit.close(); });
   byId("business-audit-more").addEventListener("click", () => loadAudit(true));
 }

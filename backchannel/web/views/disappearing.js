@@ -6,7 +6,7 @@
  */
 
 import { request } from "../api.js";
-import { byId, h } from "../dom.js";
+import { byId, focusAdrift, h } from "../dom.js";
 import { state, upsertConv } from "../state.js";
 
 const enc = encodeURIComponent;
@@ -70,7 +70,7 @@ export function initDisappearing(changed) {
       h("button", { id: "disappearing-save", type: "submit", class: "primary", text: "Save" })));
   document.body.append(dialog);
   byId("action-disappearing").addEventListener("click", openDialog);
-  dialog.addEventListener("close", () => byId("conversation-menu").focus());
+  dialog.addEventListener("close", () => { if (focusAdrift(dialog)) byId("conversation-menu").focus(); });
 }
 
 function openDialog() {

@@ -6,7 +6,7 @@
  */
 
 import { api, getToken, saveSession } from "../api.js";
-import { byId, h } from "../dom.js";
+import { byId, focusAdrift, h } from "../dom.js";
 import { longTime, nameOf } from "../render.js";
 import { state } from "../state.js";
 import { fillNotifySettings, initNotifySettings } from "./notify.js";
@@ -21,7 +21,7 @@ export function initSettings(hooks = {}) {
   const dialog = byId("settings");
   byId("settings-open").addEventListener("click", openSettings);
   byId("settings-close").addEventListener("click", () => dialog.close());
-  dialog.addEventListener("close", () => byId("settings-open").focus());
+  dialog.addEventListener("close", () => { if (focusAdrift(dialog)) byId("settings-open").focus(); });
   // A click on the backdrop (outside the dialog's box) closes it.
   dialog.addEventListener("click", (e) => { if (e.target === dialog) dialog.close(); });
 
