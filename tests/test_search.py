@@ -121,9 +121,7 @@ async def test_filters(api: Api, clock: Clock) -> None:
     clock.advance(3600)
     link = await bob.send(direct, "release at https://example.com/notes")
     mine = await carol.send(group, "release party tonight")
-    up = await alice.post(
-        "/api/v1/media", files={"file": ("a.txt", b"hello", "text/plain")}
-    )
+    up = await alice.post("/api/v1/media", files={"file": ("a.txt", b"hello", "text/plain")})
     assert up.status_code == 201, up.text
     media = await alice.send(group, "release photo", media=[up.json()["id"]])
 

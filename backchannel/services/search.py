@@ -15,7 +15,7 @@ position: steady however much arrives meanwhile.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,7 +116,7 @@ def _decode(cursor: str | None, sort: str) -> int:
 
 
 def _items(
-    t: ReadTxn, requester: Requester, hits: list[Mapping[Any, Any]], query: rules.Query
+    t: ReadTxn, requester: Requester, hits: Sequence[Mapping[Any, Any]], query: rules.Query
 ) -> list[dict[str, Any]]:
     """The hits in their order, as full messages with their conversation and snippet."""
     ids = [int(hit["id"]) for hit in hits]

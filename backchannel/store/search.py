@@ -49,8 +49,8 @@ from backchannel.store.tables import (
 
 FTS_TABLE = "messages_fts"
 _fts = table(FTS_TABLE, column("rowid"), column("text"))
-_fts_ref = literal_column(FTS_TABLE)
-_ts_config = literal_column("'simple'")
+_fts_ref: ColumnElement[Any] = literal_column(FTS_TABLE)
+_ts_config: ColumnElement[Any] = literal_column("'simple'")
 # Exactly the indexed expression (tables.py), or PostgreSQL would not use the index.
 _tsvector = func.to_tsvector(_ts_config, messages.c.text)
 
@@ -126,7 +126,7 @@ def search_page(
     did not change."""
     base = select(*_HIT_COLUMNS)
     if conn.dialect.name == "sqlite":
-        rank = func.bm25(_fts_ref)  # lower is better
+        rank: ColumnElement[Any] = func.bm25(_fts_ref)  # lower is better
         base = base.select_from(_fts.join(messages, messages.c.id == _fts.c.rowid))
         matched = _fts_ref.op("MATCH")(fts5_expression(query))
     else:

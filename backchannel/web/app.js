@@ -21,11 +21,13 @@ import { scheduledUpdated } from "./views/later.js";
 import { initInbox, loadFolder, renderInbox, selectFolder } from "./views/inbox.js";
 import { notifyMessage, renderUnread } from "./views/notify.js";
 import { initSettings } from "./views/settings.js";
+import { initSearch } from "./views/search.js";
 import { exportUpdated, initExports } from "./views/exports.js";
 
 async function boot() {
   initAuth((user) => startApp(user));
   initInbox((id) => openConversation(id));
+  initSearch((id) => openConversation(id));
   initConversation();
   initViewer();
   initBusiness();
