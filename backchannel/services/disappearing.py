@@ -22,6 +22,7 @@ from backchannel.domain import messages as rules
 from backchannel.errors import BackchannelError
 from backchannel.services import access, media
 from backchannel.services.core import Core, Requester
+from backchannel.services.erase import erase_messages_in_txn
 from backchannel.services.events import emit
 from backchannel.services.views import disappearing_view
 from backchannel.store import conversations as conv_db
@@ -109,19 +110,8 @@ async def expire(core: Core, job: jobs.Job) -> None:
     erased: list[str] = []
 
     def txn(t: WriteTxn) -> None:
-        pid = conv_db.conversation_pid(t.conn, conversation_id)
         due = db.expired_due(t.conn, conversation_id, now=t.now_ms, limit=BATCH)
-        for message in due:
-            db.unsend(t.conn, int(message["id"]), now=t.now_ms)
-            db.mark_expired(t.conn, int(message["id"]), now=t.now_ms)
-            erased.extend(media.erase_message_media_in_txn(t, int(message["id"])))
-            emit(
-                t,
-                "message.expired",
-                {"conversation_id": pid, "message_id": message["pid"]},
-                conversation_id=conversation_id,
-                user_id=message["private_to"],
-            )
+        erased.extend(erase_messages_in_txn(t, [int(m["id"]) for m in due], expired=True))
         jobs.done_in_txn(t, job)
         upcoming = db.next_expiry(t.conn, conversation_id)
         if upcoming is not None:

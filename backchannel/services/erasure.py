@@ -29,7 +29,7 @@ keeping how far it got in `retention_state`, and comes back every `retention_che
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -40,13 +40,12 @@ from backchannel.domain.ids import token_hash
 from backchannel.errors import BackchannelError
 from backchannel.services import accounts, media
 from backchannel.services.core import Core, Requester
+from backchannel.services.erase import erase_messages_in_txn
 from backchannel.services.events import emit
-from backchannel.services.views import iso, message_view, user_view
+from backchannel.services.views import iso, user_view
 from backchannel.store import accounts as user_db
 from backchannel.store import business as business_db
-from backchannel.store import conversations as conv_db
 from backchannel.store import erasure as db
-from backchannel.store import messages as msg_db
 from backchannel.store import workspace as workspace_db
 from backchannel.store.database import ReadTxn, WriteTxn
 
@@ -180,7 +179,7 @@ async def erase_step(
         def messages_txn(t: WriteTxn) -> tuple[str, int] | None:
             rows = db.sent_after(t.conn, user_id, after=after, limit=batch)
             due = [row for row in rows if row["unsent_at"] is None]
-            erased.extend(erase_messages_in_txn(t, due, expired=False))
+            erased.extend(erase_messages_in_txn(t, [int(r["id"]) for r in due], expired=False))
             more = len(rows) == batch
             return advance(t, ("messages", int(rows[-1]["id"])) if more else ("reactions", 0))
 
@@ -212,59 +211,6 @@ async def erase_step(
         return advance(t, ("media", 0) if len(ids) == batch else None)
 
     return await core.store.write("erase_account_uploads", media_txn)
-
-
-def erase_messages_in_txn(t: WriteTxn, rows: Sequence[Row], *, expired: bool) -> list[str]:
-    """Erase messages for everyone as an unsend does, tell their conversations
-    (`message.expired` for the retention purge, else `message.unsent`) and rewrite the log's
-    copies of their content. Returns the storage keys whose bytes to forget after commit."""
-    keys: list[str] = []
-    pids: dict[int, str] = {}
-    ids = [int(row["id"]) for row in rows]
-    db.unsend_many(t.conn, ids, now=t.now_ms)
-    for row in rows:
-        message_id, conversation_id = int(row["id"]), int(row["conversation_id"])
-        keys.extend(media.erase_message_media_in_txn(t, message_id))
-        if conversation_id not in pids:
-            pids[conversation_id] = conv_db.conversation_pid(t.conn, conversation_id)
-        data = {"conversation_id": pids[conversation_id], "message_id": row["pid"]}
-        # to every member, even those who joined later: they may hold a quote of it
-        private_to = row["private_to"]
-        if expired:
-            msg_db.mark_expired(t.conn, message_id, now=t.now_ms)
-            emit(t, "message.expired", data, conversation_id=conversation_id, user_id=private_to)
-        else:
-            emit(t, "message.unsent", data, conversation_id=conversation_id, user_id=private_to)
-    _scrub_log(t, ids)
-    for position, payload in db.quoting_events(t.conn, ids) if ids else ():
-        reply = orjson.loads(payload)
-        quote = reply["message"].get("reply_to")
-        if quote is not None:
-            quote["text"] = None
-            db.set_event_payload(t.conn, position, _json(reply))
-    return keys
-
-
-def _scrub_log(t: WriteTxn, ids: list[int]) -> None:
-    """Rewrite the log's copies of erased messages' content — each one's `message.created`
-    (at its own position), edits and preview — so that a client syncing from an old token
-    gets the tombstone, not the words."""
-    by_conversation: dict[int, dict[int, Row]] = {}
-    for row in msg_db.messages_by_ids(t.conn, ids).values():
-        position = int(row["position"])
-        by_conversation.setdefault(int(row["conversation_id"]), {})[position] = row
-        db.set_event_payload(t.conn, position, _json({"message": message_view(row)}))
-    for conversation_id, rows in by_conversation.items():
-        for position, about, kind in db.later_content_events(t.conn, conversation_id, list(rows)):
-            ids_of = {"conversation_id": rows[about]["conversation_pid"],
-                      "message_id": rows[about]["pid"]}  # fmt: skip
-            empty = {"text": None, "edited_at": None} if kind == "message.edited" else {
-                "preview": None}  # fmt: skip
-            db.set_event_payload(t.conn, position, _json(ids_of | empty))
-
-
-def _json(value: dict[str, Any]) -> str:
-    return orjson.dumps(value).decode()
 
 
 # --- retention ---------------------------------------------------------------------------
@@ -314,7 +260,7 @@ def _retention_batch(t: WriteTxn, core: Core, erased: list[str]) -> tuple[int, b
         old.append(row)
     if old:
         due = [row for row in old if row["unsent_at"] is None]
-        erased.extend(erase_messages_in_txn(t, due, expired=True))
+        erased.extend(erase_messages_in_txn(t, [int(r["id"]) for r in due], expired=True))
         db.set_retention_position(t.conn, int(old[-1]["position"]))
     return len(old), bool(rows) and len(old) == len(rows)
 

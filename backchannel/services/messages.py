@@ -26,6 +26,7 @@ from backchannel.services import (
     screening,
 )
 from backchannel.services.core import Core, Requester
+from backchannel.services.erase import erase_messages_in_txn
 from backchannel.services.events import emit
 from backchannel.services.views import iso, message_view, user_view
 from backchannel.store import accounts as user_db
@@ -565,17 +566,7 @@ async def unsend_message(
         conversation = access.conversation(t.conn, requester, conversation_pid)
         message = access.message(t.conn, requester, conversation, message_pid)
         access.require_sender(message, requester)
-        if message["unsent_at"] is None:
-            db.unsend(t.conn, message["id"], now=t.now_ms)
-            erased[:] = media.erase_message_media_in_txn(t, message["id"])
-            emit(
-                t,
-                "message.unsent",
-                {"conversation_id": conversation_pid, "message_id": message_pid},
-                # to every member, even those who joined later: they may hold a quote of it
-                conversation_id=conversation["id"],
-                user_id=message["private_to"],
-            )
+        erased[:] = erase_messages_in_txn(t, [message["id"]], expired=False)
         return _reload(t, message["id"], requester.user_id)
 
     view = await core.store.write("unsend_message", txn)

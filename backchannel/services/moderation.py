@@ -26,6 +26,7 @@ from backchannel.domain.ids import is_public_id, new_id
 from backchannel.errors import BackchannelError
 from backchannel.services import access, pagination
 from backchannel.services.core import Core, Requester
+from backchannel.services.erase import erase_messages_in_txn
 from backchannel.services.events import emit
 from backchannel.services.evidence import (
     conversation_evidence,
@@ -39,7 +40,6 @@ from backchannel.services.evidence import (
 from backchannel.services.views import iso
 from backchannel.store import accounts as user_db
 from backchannel.store import conversations as conv_db
-from backchannel.store import media as media_db
 from backchannel.store import messages as msg_db
 from backchannel.store import moderation as db
 from backchannel.store.database import ReadTxn, WriteTxn
@@ -608,18 +608,8 @@ def remove_message_in_txn(t: WriteTxn, message_id: int) -> bool:
     row = msg_db.messages_by_ids(t.conn, [message_id]).get(message_id)
     if row is None or row["unsent_at"] is not None:
         return False
-    msg_db.unsend(t.conn, message_id, now=t.now_ms)
     # its attachments' bytes go with the next media sweep (services/media.py `sweep`)
-    media_db.erase_for_message(t.conn, message_id, now=t.now_ms)
-    emit(
-        t,
-        "message.unsent",
-        {"conversation_id": row["conversation_pid"], "message_id": row["pid"]},
-        # to every member, even those who joined later: they may hold a quote of it (a
-        # message held or private to its sender: to the sender alone)
-        conversation_id=row["conversation_id"],
-        user_id=row["private_to"],
-    )
+    erase_messages_in_txn(t, [message_id], expired=False)
     return True
 
 

@@ -7,11 +7,9 @@ from sqlalchemy import Connection, RowMapping, delete, func, insert, select, upd
 
 from backchannel.store.tables import (
     account_erasures,
-    events,
     jobs,
     media,
     media_opens,
-    message_edits,
     messages,
     reactions,
     retention_state,
@@ -101,23 +99,6 @@ def sent_after(conn: Connection, sender_id: int, *, after: int, limit: int) -> l
     )
 
 
-def unsend_many(conn: Connection, message_ids: list[int], *, now: int) -> None:
-    """`store.messages.unsend` for a batch, a statement each instead of four per message
-    (its quotes' update has no index to use: once per batch, not once per message)."""
-    if not message_ids:
-        return
-    conn.execute(delete(message_edits).where(message_edits.c.message_id.in_(message_ids)))
-    conn.execute(delete(reactions).where(reactions.c.message_id.in_(message_ids)))
-    conn.execute(
-        update(messages).where(messages.c.reply_to_id.in_(message_ids)).values(reply_text=None)
-    )
-    conn.execute(
-        update(messages)
-        .where(messages.c.id.in_(message_ids))
-        .values(text=None, unsent_at=now, extra=None, preview=None)
-    )
-
-
 def delete_reactions_of(conn: Connection, user_id: int) -> int:
     """Every reaction the user made (already hidden from others since the request)."""
     return int(conn.execute(delete(reactions).where(reactions.c.user_id == user_id)).rowcount)
@@ -146,38 +127,6 @@ def mark_erased(conn: Connection, media_ids: list[int], *, now: int) -> None:
 def delete_uploads(conn: Connection, media_ids: list[int]) -> None:
     conn.execute(delete(media_opens).where(media_opens.c.media_id.in_(media_ids)))
     conn.execute(delete(media).where(media.c.id.in_(media_ids)))
-
-
-def later_content_events(
-    conn: Connection, conversation_id: int, positions: list[int]
-) -> list[tuple[int, int, str]]:
-    """The edits and previews (position, message position, type) of the messages at
-    `positions` in one conversation: one range scan of its log from the first of them."""
-    rows = conn.execute(
-        select(events.c.position, events.c.message_position, events.c.type).where(
-            events.c.conversation_id == conversation_id,
-            events.c.position > min(positions),
-            events.c.message_position.in_(positions),
-            events.c.type.in_(("message.edited", "message.preview")),
-        )
-    )
-    return [(int(p), int(m), str(k)) for p, m, k in rows]
-
-
-def quoting_events(conn: Connection, message_ids: list[int]) -> list[tuple[int, str]]:
-    """The `message.created` events (position, payload) of replies to those messages: their
-    payloads hold a quote of them."""
-    replies = select(messages.c.position).where(messages.c.reply_to_id.in_(message_ids))
-    rows = conn.execute(
-        select(events.c.position, events.c.payload).where(
-            events.c.position.in_(replies), events.c.type == "message.created"
-        )
-    )
-    return [(int(position), str(payload)) for position, payload in rows]
-
-
-def set_event_payload(conn: Connection, position: int, payload: str) -> None:
-    conn.execute(update(events).where(events.c.position == position).values(payload=payload))
 
 
 def retention_position(conn: Connection) -> int:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select, update
 
 from backchannel.store.prepared import Prepared
+from backchannel.store.tables import events, messages
 
 _APPEND = Prepared(
     "append_event",
@@ -202,3 +203,36 @@ def audience(conn: Connection, *, since: int, upto: int, now: int) -> list[tuple
     """(position, user_id) for every user who may see each event in (since, upto]."""
     rows: Sequence[Any] = _AUDIENCE(conn, since=since, upto=upto, now=now).all()
     return [(int(row[0]), int(row[1])) for row in rows]
+
+
+def set_payload(conn: Connection, position: int, payload: str) -> None:
+    """Rewrite one event's payload: only to erase content (`services/erase.py`)."""
+    conn.execute(update(events).where(events.c.position == position).values(payload=payload))
+
+
+def content_events_of(
+    conn: Connection, conversation_id: int, positions: list[int]
+) -> list[tuple[int, int, str]]:
+    """The edits and previews (position, message position, type) of the messages at
+    `positions` in one conversation: one range scan of its log from the first of them."""
+    rows = conn.execute(
+        select(events.c.position, events.c.message_position, events.c.type).where(
+            events.c.conversation_id == conversation_id,
+            events.c.position > min(positions),
+            events.c.message_position.in_(positions),
+            events.c.type.in_(("message.edited", "message.preview")),
+        )
+    )
+    return [(int(p), int(m), str(k)) for p, m, k in rows]
+
+
+def replies_created(conn: Connection, message_ids: list[int]) -> list[tuple[int, str]]:
+    """The `message.created` events (position, payload) of the replies to those messages:
+    their payloads hold a quote of them."""
+    replies = select(messages.c.position).where(messages.c.reply_to_id.in_(message_ids))
+    rows = conn.execute(
+        select(events.c.position, events.c.payload).where(
+            events.c.position.in_(replies), events.c.type == "message.created"
+        )
+    )
+    return [(int(position), str(payload)) for position, payload in rows]

@@ -258,16 +258,20 @@ def set_text(conn: Connection, message_id: int, *, old_text: str, text: str, now
     )
 
 
-def unsend(conn: Connection, message_id: int, *, now: int) -> None:
-    """Erase the content for everyone: text, edit history, reactions. A tombstone stays."""
-    conn.execute(delete(message_edits).where(message_edits.c.message_id == message_id))
-    conn.execute(delete(reactions).where(reactions.c.message_id == message_id))
+def unsend(conn: Connection, message_ids: list[int], *, now: int) -> None:
+    """Erase the messages' content for everyone: text, edit history, reactions, preview,
+    the quotes of them in replies. A tombstone stays (`services/erase.py` does the rest).
+    A statement each for the whole batch (the quotes' update has no index to use)."""
+    if not message_ids:
+        return
+    conn.execute(delete(message_edits).where(message_edits.c.message_id.in_(message_ids)))
+    conn.execute(delete(reactions).where(reactions.c.message_id.in_(message_ids)))
     conn.execute(
-        update(messages).where(messages.c.reply_to_id == message_id).values(reply_text=None)
+        update(messages).where(messages.c.reply_to_id.in_(message_ids)).values(reply_text=None)
     )
     conn.execute(
         update(messages)
-        .where(messages.c.id == message_id)
+        .where(messages.c.id.in_(message_ids))
         .values(text=None, unsent_at=now, extra=None, preview=None)
     )
 
