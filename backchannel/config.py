@@ -523,9 +523,9 @@ class Settings(BaseSettings):
     # --- account erasure and retention (issue 8) -----------------------------------------
     account_erasure_messages: Literal["erase", "keep"] = Field(
         "erase",
-        description="What \"Delete my account\" does to the person's messages: `erase` turns "
+        description='What "Delete my account" does to the person\'s messages: `erase` turns '
         "each into a content-free tombstone for everyone; `keep` leaves them, shown as from "
-        "a \"Deleted user\" (no handle, no name).",
+        'a "Deleted user" (no handle, no name).',
     )
     erased_handle_hold_days: int = Field(
         30,
@@ -542,8 +542,7 @@ class Settings(BaseSettings):
     retention_check_seconds: float = Field(
         3600.0,
         gt=0,
-        description="How often the retention job looks for messages past "
-        "`message_retention_days`.",
+        description="How often the retention job looks for messages past `message_retention_days`.",
     )
     erasure_batch_size: int = Field(
         500,

@@ -1141,7 +1141,10 @@ COVERED_ELSEWHERE = {
         "tests.test_webhooks",
         "test_a_webhook_failing_too_often_is_turned_off_and_owners_and_admins_told",
     ),
-    "export.updated": ("tests.test_exports", "test_state_at_a_token_plus_the_events_is_a_fresh_fetch"),
+    "export.updated": (
+        "tests.test_exports",
+        "test_state_at_a_token_plus_the_events_is_a_fresh_fetch",
+    ),
 }
 
 

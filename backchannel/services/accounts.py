@@ -253,7 +253,7 @@ async def set_password_admin(core: Core, handle: str, new_password: str) -> None
     core.forget_user_tokens(await core.store.write("set_password_admin", txn))
 
 
-def _settings_view(settings: Settings, user: Any) -> dict[str, Any]:
+def settings_view(settings: Settings, user: Any) -> dict[str, Any]:
     return {
         "read_receipts": bool(user["read_receipts"]),
         "activity_status": bool(user["activity_status"]),
@@ -268,7 +268,7 @@ async def get_settings(core: Core, requester: Requester) -> dict[str, Any]:
         "get_settings", lambda t: db.settings_of(t.conn, requester.user_id)
     )
     assert user is not None
-    return _settings_view(core.settings, user)
+    return settings_view(core.settings, user)
 
 
 async def update_settings(
@@ -316,7 +316,7 @@ async def update_settings(
                 flip = viewers, None
         user = db.settings_of(t.conn, requester.user_id)
         assert user is not None
-        return _settings_view(core.settings, user), flip
+        return settings_view(core.settings, user), flip
 
     settings, flip = await core.store.write("update_settings", txn)
     if flip is not None:

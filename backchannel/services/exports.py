@@ -43,10 +43,10 @@ from backchannel.domain.ids import is_public_id, new_id
 from backchannel.errors import BackchannelError
 from backchannel.media.store import MediaNotFound
 from backchannel.services import media
-from backchannel.services.accounts import _settings_view as settings_view
+from backchannel.services.accounts import settings_view
 from backchannel.services.core import Core, Requester
 from backchannel.services.events import emit
-from backchannel.services.moderation import Acting, _moderator
+from backchannel.services.moderation import Acting, require_moderator
 from backchannel.services.views import iso, message_view, profile_view, user_view
 from backchannel.store import accounts as user_db
 from backchannel.store import exports as db
@@ -165,7 +165,7 @@ async def request_legal_export(
     reason = _check_reason(reason)
 
     def txn(t: WriteTxn) -> dict[str, Any]:
-        moderator = _moderator(t.conn, who)
+        moderator = require_moderator(t.conn, who)
         user = _user(t, handle)
         export_id = _create(t, user["id"], kind="legal", actor=moderator.actor, reason=reason)
         mod_db.append_log(
@@ -193,7 +193,7 @@ async def resumable_legal_export(core: Core, who: Acting, handle: str) -> dict[s
     line) started, to go on with, if any."""
 
     def txn(t: ReadTxn) -> dict[str, Any] | None:
-        moderator = _moderator(t.conn, who)
+        moderator = require_moderator(t.conn, who)
         user = _user(t, handle)
         row = db.active_export(t.conn, user["id"], kind="legal", actor_prefix=moderator.actor)
         return None if row is None else export_view(core, row, now=t.now_ms)
@@ -203,7 +203,7 @@ async def resumable_legal_export(core: Core, who: Acting, handle: str) -> dict[s
 
 async def get_legal_export(core: Core, who: Acting, export_pid: str) -> dict[str, Any]:
     def txn(t: ReadTxn) -> dict[str, Any]:
-        _moderator(t.conn, who)
+        require_moderator(t.conn, who)
         return export_view(core, _legal(t, export_pid), now=t.now_ms)
 
     return await core.store.read("get_legal_export", txn)
@@ -213,7 +213,7 @@ async def open_legal_download(core: Core, who: Acting, export_pid: str) -> Downl
     """A ready legal export for a moderator; each download is logged too."""
 
     def txn(t: WriteTxn) -> Download:
-        moderator = _moderator(t.conn, who)
+        moderator = require_moderator(t.conn, who)
         row = _legal(t, export_pid)
         download = _download(t, row)
         mod_db.append_log(

@@ -90,7 +90,7 @@ def operator(os_user: str | None) -> Moderator:
 Acting = Requester | Moderator
 
 
-def _moderator(conn: Connection, who: Acting) -> Moderator:
+def require_moderator(conn: Connection, who: Acting) -> Moderator:
     """The moderator acting, or `not_moderator` for an account without the admin role."""
     if isinstance(who, Moderator):
         return who
@@ -422,7 +422,7 @@ async def queue(
     size = pagination.clamp(limit, default=20)
 
     def txn(t: ReadTxn) -> dict[str, Any]:
-        _moderator(t.conn, who)
+        require_moderator(t.conn, who)
         rows = db.report_page(
             t.conn,
             status=status,
@@ -440,7 +440,7 @@ async def get_report(core: Core, who: Acting, report_pid: str) -> dict[str, Any]
     """A report with its evidence and the log entries about it."""
 
     def txn(t: ReadTxn) -> dict[str, Any]:
-        _moderator(t.conn, who)
+        require_moderator(t.conn, who)
         return _report_detail(t.conn, _report(t.conn, report_pid))
 
     return await core.store.read("moderation_report", txn)
@@ -473,7 +473,7 @@ async def act_on_report(
     note = _clean(note, field="note", max_length=NOTE_MAX)
 
     def txn(t: WriteTxn) -> tuple[dict[str, Any], int | None]:
-        moderator = _moderator(t.conn, who)
+        moderator = require_moderator(t.conn, who)
         report = _report(t.conn, report_pid)
         if report["status"] != "open":
             raise BackchannelError("report_closed", "That report is already closed.")
@@ -517,7 +517,7 @@ async def act_on_user(
     canonical = _handle(handle)
 
     def txn(t: WriteTxn) -> tuple[dict[str, Any], int | None]:
-        moderator = _moderator(t.conn, who)
+        moderator = require_moderator(t.conn, who)
         user = db.moderated_user(t.conn, handle=canonical) if canonical else None
         if user is None:
             raise BackchannelError("user_not_found", "No such user.")
@@ -623,7 +623,7 @@ async def set_role(
     canonical = _handle(handle)
 
     def txn(t: WriteTxn) -> dict[str, Any]:
-        moderator = _moderator(t.conn, who)
+        moderator = require_moderator(t.conn, who)
         user = db.moderated_user(t.conn, handle=canonical) if canonical else None
         if user is None:
             raise BackchannelError("user_not_found", f"No active user {handle[:40]!r}.")
@@ -677,7 +677,7 @@ async def audit_log(
     canonical = _handle(user) if user is not None else None
 
     def txn(t: ReadTxn) -> dict[str, Any]:
-        _moderator(t.conn, who)
+        require_moderator(t.conn, who)
         target_id = None
         if canonical is not None:
             found = db.moderated_user(t.conn, handle=canonical) if canonical else None
