@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from backchannel.services.core import Core
+from backchannel.store import jobs as job_db
 from backchannel.store.tables import events, message_edits, messages
 from tests.conftest import Api, Clock, User
 from tests.test_disappearing import run, set_timer
@@ -109,3 +111,43 @@ async def test_an_expiry_rewrites_the_logs_copies(api: Api, core: Core, clock: C
     for user in (alice, bob):
         assert "gone in a minute" not in await synced_text(user, since)
     assert "gone in a minute" not in await stored_text(core)
+
+
+async def test_the_search_index_keeps_nothing_of_an_erased_message(
+    api: Api, core: Core, clock: Clock
+) -> None:
+    """FTS5 deletes an entry with a marker and keeps the words in the older segment until it
+    is merged: the compaction queued by the erasure merges it away."""
+    if not core.store.is_sqlite:
+        pytest.skip("PostgreSQL's GIN index has no segments of its own")
+    alice, bob = await api.register("alice"), await api.register("bob")
+    cid = await alice.direct(bob)
+    for n in range(30):  # an index of several segments, as a real one has
+        await bob.send(cid, f"ordinary words number {n}")
+    secret = await alice.send(cid, "the code is qqxjwvzk")
+    r = await alice.post(f"{C}/{cid}/messages/{secret['id']}/unsend")
+    assert r.status_code == 200, r.text
+
+    async def index_bytes() -> bytes:
+        def read(t: Any) -> bytes:
+            rows = t.conn.execute(text("SELECT block FROM messages_fts_data")).scalars()
+            content = t.conn.execute(text("SELECT c0 FROM messages_fts_content")).scalars()
+            return b"".join(bytes(b) for b in rows if b) + str(list(content)).encode()
+
+        return await core.store.read("index_bytes", read)
+
+    (job,) = await core.store.read(
+        "t",
+        lambda t: [
+            j
+            for j in job_db.list_jobs(t.conn, state=None, limit=20)
+            if j["kind"] == "search.compact"
+        ],
+    )
+    assert job["run_at"] == int(clock.now * 1000) + 10 * 60_000  # the clock stood still
+    clock.advance(10 * 60 + 1)
+    await run(core)
+    assert b"qqxjwvzk" not in await index_bytes()
+    # and the index still answers
+    r = await bob.get("/api/v1/search/messages", params={"q": "ordinary"})
+    assert r.status_code == 200 and len(r.json()["items"]) >= 20, r.text

@@ -15,6 +15,7 @@ from backchannel.services import (
     inbox_state,
     outbound,
     scheduled,
+    search_index,
     webhooks,
 )
 from backchannel.services.core import Core
@@ -33,4 +34,5 @@ HANDLERS: dict[str, Handler] = {
     "messages.retention": erasure.retain,
     "exports.build": exports.build_job,
     "exports.expire": exports.expire_job,
+    "search.compact": search_index.compact,
 }

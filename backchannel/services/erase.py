@@ -7,7 +7,8 @@ quotes of it in replies gone; the search index follows the row), its attachments
 (bytes deleted after the commit), and the event log's copies of the content — its own
 `message.created`, its edits and preview, the quotes of it in replies' `message.created` —
 are rewritten, so that a client syncing from an old token receives the tombstone, never the
-words. Members are told with `message.unsent` (or `message.expired` for time running out).
+words. The SQLite search index drops its entries at once and what FTS5 keeps of them in
+older segments at the next compaction (`search_index.compact`, within about 10 minutes). Members are told with `message.unsent` (or `message.expired` for time running out).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from backchannel.services import media
+from backchannel.services import media, search_index
 from backchannel.services.events import emit
 from backchannel.services.views import message_view
 from backchannel.store import events as events_db
@@ -52,6 +53,7 @@ def erase_messages_in_txn(t: WriteTxn, message_ids: Sequence[int], *, expired: b
         else:
             emit(t, "message.unsent", data, conversation_id=conversation_id, user_id=to)
     _scrub_log(t, ids)
+    search_index.compact_later_in_txn(t)  # what the index keeps of deleted entries
     return keys
 
 

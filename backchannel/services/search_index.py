@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from backchannel import jobs
 from backchannel.services.core import Core
 from backchannel.store import search as db
 from backchannel.store.database import ReadTxn, WriteTxn
@@ -77,3 +78,31 @@ async def checkpoint(core: Core) -> int | None:
 
 def _checkpoint(t: ReadTxn) -> int | None:
     return db.reindex_checkpoint(t.conn)
+
+
+# --- compaction after erasures (SQLite) -------------------------------------------------
+
+COMPACT_JOB = "search.compact"
+COMPACT_KEY = "search.compact"
+# Erasures close together share one compaction: the first schedules it this long after.
+COMPACT_AFTER_MS = 10 * 60_000
+COMPACT_PAGES = 256
+
+
+def compact_later_in_txn(t: WriteTxn) -> None:
+    """Queue the index's compaction after an erasure (`services/erase.py`): FTS5 deletes
+    an entry by adding a delete marker, and the erased words stay in the older segment
+    until it is merged. Erasures within `COMPACT_AFTER_MS` of the first share one run, so
+    what an erased message leaves in the index is gone within about that long."""
+    jobs.enqueue_earliest(t, COMPACT_JOB, {}, run_at=t.now_ms + COMPACT_AFTER_MS, key=COMPACT_KEY)
+
+
+async def compact(core: Core, job: jobs.Job) -> None:
+    """The job `search.compact`: merge the SQLite index into one b-tree in bounded steps,
+    each its own short write transaction (sends go on between them). PostgreSQL's GIN
+    index drops erased entries itself (vacuum): nothing to do there."""
+    more = core.store.is_sqlite
+    while more:
+        more = await core.store.write(
+            "search_compact", lambda t: db.merge_step(t.conn, COMPACT_PAGES)
+        )

@@ -217,6 +217,9 @@ class Store:
                 cur.execute(f"PRAGMA synchronous={synchronous}")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.execute("PRAGMA busy_timeout=30000")
+                # Erased means erased: deleted content is overwritten in the file, not left
+                # in free pages (unsent and disappeared messages, erased accounts, jobs).
+                cur.execute("PRAGMA secure_delete=ON")
                 if writer:
                     # Checkpoints run beside the writer (Store._checkpoints), not inside a
                     # commit: an automatic one in the commit path was a p99 spike.

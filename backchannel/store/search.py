@@ -321,3 +321,17 @@ def optimize_index(conn: Connection) -> None:
         conn.execute(text(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}) VALUES ('optimize')"))
     else:
         conn.execute(text("REINDEX INDEX ix_messages_text_search"))
+
+
+def merge_step(conn: Connection, pages: int) -> bool:
+    """One bounded step of merging the SQLite index toward one b-tree (FTS5 `merge` with a
+    negative N: segments of every level, about `pages` pages written); whether it found
+    work. Steps until none is found do what `optimize` does, in short transactions."""
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    before = raw.total_changes
+    conn.execute(
+        text(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rank) VALUES ('merge', :n)"), {"n": -pages}
+    )
+    # FTS5's own test of work done: the command itself counts one change.
+    return bool(raw.total_changes - before >= 2)
