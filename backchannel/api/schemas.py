@@ -1369,6 +1369,16 @@ class RecipientPage(BaseModel):
     next_cursor: str | None
 
 
+class AccountDeletionTerms(BaseModel):
+    """What "Delete my account" does on this server (the operator's settings)."""
+
+    messages: Literal["erase", "keep"] = Field(
+        description="`erase`: each of your messages becomes a tombstone for everyone; `keep`: "
+        "they stay, shown as from a deleted user."
+    )
+    handle_hold_days: int = Field(description="How long nobody may register your handle.")
+
+
 class AccountDeletedOut(BaseModel):
     """What "Delete my account" does to your messages (the operator's setting), and when
     your handle may be registered again."""

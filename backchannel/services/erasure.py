@@ -62,6 +62,15 @@ def _key(user_id: int) -> str:
     return f"erase:{user_id}"
 
 
+def deletion_terms(core: Core) -> dict[str, Any]:
+    """What `delete_account` would do here: to messages, and how long the handle is held."""
+    settings = core.settings
+    return {
+        "messages": settings.account_erasure_messages,
+        "handle_hold_days": settings.erased_handle_hold_days,
+    }
+
+
 async def delete_account(core: Core, requester: Requester, *, password: str) -> dict[str, Any]:
     """The requester's own "Delete my account". Returns what happens to their messages
     (`erase` or `keep`, the operator's setting) and when their handle is free again."""

@@ -23,6 +23,7 @@ import { notifyMessage, renderUnread } from "./views/notify.js";
 import { initSettings } from "./views/settings.js";
 import { initSearch } from "./views/search.js";
 import { exportUpdated, initExports } from "./views/exports.js";
+import { initAccountDelete } from "./views/account-delete.js";
 
 async function boot() {
   initAuth((user) => startApp(user));
@@ -42,6 +43,11 @@ async function boot() {
     },
   });
   initExports();
+  initAccountDelete(() => {
+    clearSession();
+    stopApp();
+    byId("auth-error").textContent = "Your account was deleted.";
+  });
   byId("logout").addEventListener("click", logout);
   // A REST call refused for the token (this device was logged out elsewhere): sign in again.
   onUnauthorized(() => { if (state.me) { clearSession(); stopApp(); } });

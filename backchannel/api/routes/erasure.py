@@ -13,6 +13,12 @@ from backchannel.services import erasure
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
+@router.get("/me/delete", response_model=s.AccountDeletionTerms)
+async def deletion_terms(core: CoreDep, me: RequesterDep) -> Response:
+    """What deleting your account does on this server, to tell you before you do it."""
+    return json(erasure.deletion_terms(core))
+
+
 @router.post("/me/delete", status_code=202, response_model=s.AccountDeletedOut)
 async def delete_account(body: s.DeactivateIn, core: CoreDep, me: RequesterDep) -> Response:
     """Delete your account, confirmed with your password: profile, devices, follows, groups
