@@ -611,17 +611,12 @@ def jobs_retry(
 
 
 # Commands in modules of their own, registered once the helpers they use exist.
+from backchannel.cli_export import export  # noqa: E402
 from backchannel.cli_purge import purge  # noqa: E402
+from backchannel.cli_search import reindex  # noqa: E402
 
 app.command()(purge)
-
-
-from backchannel import export_cli  # noqa: E402 - registers on `app`, defined above
-
-app.command("export")(export_cli.export)
-
-from backchannel.cli_search import reindex  # noqa: E402 - registers on `app`
-
+app.command()(export)
 app.command()(reindex)
 
 

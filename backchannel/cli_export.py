@@ -24,8 +24,7 @@ def export(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Export one person's data on a legal request (logged); a re-run resumes an
-    interrupted one."""
+    """Export one person's data on a legal request (logged; a re-run resumes)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from backchannel import cli
