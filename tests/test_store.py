@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import warnings
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
@@ -182,6 +183,35 @@ async def test_closed_store_refuses_writes(sqlite_url: str) -> None:
     with pytest.raises(BackchannelError) as info:
         await store.write("late", lambda t: None)
     assert info.value.code == "unavailable"
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size
+
+
+async def test_a_large_wal_is_truncated_at_the_next_checkpoint(sqlite_url: str) -> None:
+    """PASSIVE checkpoints never wait, so under writes without a pause the WAL never starts
+    over; one past `wal_truncate_bytes` is emptied by a checkpoint that waits its turn."""
+    store = await _store(sqlite_url)
+    try:
+        store.wal_truncate_bytes = 256 * 1024
+        await store.write("scratch", lambda t: t.conn.execute(text("CREATE TABLE s (b BLOB)")))
+        for _ in range(20):
+            await store.write(
+                "fill", lambda t: t.conn.execute(text("INSERT INTO s VALUES (randomblob(65536))"))
+            )
+        wal = Path(sqlite_url.removeprefix("sqlite:///") + "-wal")
+        assert _size(wal) > 1024 * 1024
+        await asyncio.get_running_loop().run_in_executor(None, store._checkpoint)
+        assert _size(wal) == 0
+        # and the database goes on as before, the log started over
+        await store.write("more", lambda t: t.conn.execute(text("INSERT INTO s VALUES (x'00')")))
+        count = await store.read(
+            "n", lambda t: t.conn.execute(text("SELECT count(*) FROM s")).scalar_one()
+        )
+        assert count == 21
+    finally:
+        await store.close()
 
 
 # --- query-count pins: an N+1 on a hot path fails here ------------------------------

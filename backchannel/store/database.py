@@ -59,6 +59,11 @@ _ADVANCE_STREAM = Prepared(
 
 # SQLite: how often the WAL is checkpointed (see Store._checkpoints).
 CHECKPOINT_SECONDS = 1.0
+# SQLite: a WAL larger than this is truncated by a checkpoint that waits for the writer.
+# The PASSIVE ones never wait, so under writes without a pause the log never started over:
+# a million bulk inserts (bench/search.py) left an 8 GB WAL, and every read slowed down
+# looking pages up in its index.
+WAL_TRUNCATE_BYTES = 64 * 2**20
 
 
 class StoreClosed(Exception):
@@ -191,6 +196,7 @@ class Store:
         self._checkpoint_thread = ThreadPoolExecutor(1, thread_name_prefix="bc-checkpoint")
         self._checkpoint_task: asyncio.Task[None] | None = None
         self._checkpoint_conn: sqlite3.Connection | None = None
+        self.wal_truncate_bytes = WAL_TRUNCATE_BYTES
         self._write_conn: Connection | None = None
         self._queue: asyncio.Queue[_Write[Any]] | None = None
         self._writer_task: asyncio.Task[None] | None = None
@@ -271,11 +277,16 @@ class Store:
                 log.warning("WAL checkpoint failed", exc_info=True)
 
     def _checkpoint(self) -> None:
+        database = self._write_engine.url.database
+        assert database is not None
         if self._checkpoint_conn is None:
-            database = self._write_engine.url.database
-            assert database is not None
             self._checkpoint_conn = sqlite3.connect(database, timeout=30, check_same_thread=False)
         self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        wal = Path(database + "-wal")
+        if wal.exists() and wal.stat().st_size > self.wal_truncate_bytes:
+            # Takes the write lock (the writer's next BEGIN IMMEDIATE waits for it), copies
+            # what is left and empties the file, so the next write starts the log over.
+            self._checkpoint_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     async def close(self) -> None:
         """Stop taking writes, finish the queued ones, then close the pools."""
