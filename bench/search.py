@@ -36,6 +36,7 @@ from backchannel.services import search_index
 from backchannel.services.core import Core, Requester
 from backchannel.services.search import MessageSearch, search_messages
 from backchannel.store import migrate
+from backchannel.store import search as search_db
 from backchannel.store.database import WriteTxn
 from backchannel.store.tables import conversations, members, messages, users
 
@@ -169,6 +170,9 @@ async def _time_queries(
     convs: list[list[int]] = built["members"]
     cases: dict[str, dict[str, Any]] = {
         "common_word": {"query": common},
+        # the match across the whole index, joined to the searcher's conversations after
+        # (what a searcher in more than NARROW_CONVERSATIONS conversations gets)
+        "common_word_across_all": {"query": common, "narrow": 0},
         "rare_word": {"query": rare},
         "prefix": {"query": common[:3] + "*"},
         "phrase": {"query": f'"{common} {built["common"]}"'},
@@ -184,13 +188,15 @@ async def _time_queries(
         lambda t: dict(t.conn.execute(text("SELECT id, pid FROM conversations")).all()),
     )
     results: dict[str, Any] = {}
+    narrow = search_db.NARROW_CONVERSATIONS
     for name, shape in cases.items():
         latencies = []
         hits = []
+        search_db.NARROW_CONVERSATIONS = int(shape.get("narrow", narrow))
         for _ in range(args.queries):
             c = rng.randrange(len(convs))
             me = rng.choice(convs[c])
-            fields = dict(shape)
+            fields = {k: v for k, v in shape.items() if k != "narrow"}
             if fields.get("sender") == "SENDER":
                 fields["sender"] = f"user{rng.choice([u for u in convs[c] if u != me])}"
             if fields.get("conversation_id") == "CONVERSATION":
@@ -210,6 +216,7 @@ async def _time_queries(
             "p99_ms": round(_percentile(latencies, 0.99), 2),
             "mean_hits": round(sum(hits) / len(hits), 1),
         }
+    search_db.NARROW_CONVERSATIONS = narrow
     return results
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from backchannel.cli import app as cli
@@ -187,7 +188,16 @@ async def test_malformed_queries_are_400_never_500(api: Api) -> None:
 # --- privacy ------------------------------------------------------------------------------
 
 
-async def test_only_what_the_history_shows(api: Api) -> None:
+@pytest.fixture(params=["narrowed", "across_all"])
+def narrowing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """SQLite narrows a match to the searcher's conversations inside the index, unless they
+    are in too many: either way the same messages must be found."""
+    if request.param == "across_all":
+        monkeypatch.setattr(search_db, "NARROW_CONVERSATIONS", 0)
+    return str(request.param)
+
+
+async def test_only_what_the_history_shows(api: Api, narrowing: str) -> None:
     alice, bob, carol, dave = await api.users(4)
     group = await alice.group(bob, carol, title="plans")
     before = await alice.send(group, "zebra before dave joined")
@@ -215,7 +225,7 @@ async def test_only_what_the_history_shows(api: Api) -> None:
     assert r.json()["items"] == []
 
 
-async def test_a_blocked_senders_private_messages_stay_theirs(api: Api) -> None:
+async def test_a_blocked_senders_private_messages_stay_theirs(api: Api, narrowing: str) -> None:
     me, troll = await api.users(2)
     cid = await troll.direct(me)
     await troll.send(cid, "walrus hello")
@@ -223,6 +233,19 @@ async def test_a_blocked_senders_private_messages_stay_theirs(api: Api) -> None:
     unseen = await troll.send(cid, "walrus you never see this")
     assert await texts(me, "walrus") == ["walrus hello"]
     assert unseen["text"] in await texts(troll, "walrus")
+
+
+async def test_words_match_the_text_only(api: Api, core: Core) -> None:
+    """The index's conversation tokens ("c" and an id) are never matched by what is typed."""
+    alice, bob = await api.users(2)
+    cid = await alice.direct(bob)
+    await alice.send(cid, "nothing to see")
+    internal = await core.store.read(
+        "t", lambda t: t.conn.execute(text("SELECT max(conversation_id) FROM messages")).scalar()
+    )
+    assert await texts(alice, f"c{internal}") == []
+    await alice.send(cid, f"room c{internal} is free")
+    assert await texts(alice, f"c{internal}") == [f"room c{internal} is free"]
 
 
 async def test_unsent_and_expired_bodies_leave_the_index(

@@ -21,7 +21,9 @@ from sqlalchemy import (
     Connection,
     RowMapping,
     Select,
+    Text,
     and_,
+    cast,
     column,
     delete,
     exists,
@@ -48,7 +50,10 @@ from backchannel.store.tables import (
 )
 
 FTS_TABLE = "messages_fts"
-_fts = table(FTS_TABLE, column("rowid"), column("text"))
+_fts = table(FTS_TABLE, column("rowid"), column("text"), column("conversation"))
+# A searcher in at most this many conversations has the match narrowed to them inside the
+# index; one in more (a big business's team) matches across all, then joins.
+NARROW_CONVERSATIONS = 500
 _fts_ref: ColumnElement[Any] = literal_column(FTS_TABLE)
 _ts_config: ColumnElement[Any] = literal_column("'simple'")
 # Exactly the indexed expression (tables.py), or PostgreSQL would not use the index.
@@ -77,10 +82,15 @@ class Filters:
 # --- rendering a query for each engine ------------------------------------------------
 
 
-def fts5_expression(query: Query) -> str:
+def fts5_expression(query: Query, conversation_ids: list[int] | None = None) -> str:
     """FTS5 query syntax for `query`: every term a quoted string (so nothing in it is an
-    operator), a prefix term followed by `*`, all of them required."""
-    return " ".join(_fts5_term(term) for term in query.terms)
+    operator), a prefix term followed by `*`, all of them required, in the text column;
+    and, given `conversation_ids`, in one of those conversations."""
+    words = " ".join(_fts5_term(term) for term in query.terms)
+    if conversation_ids is None:
+        return words
+    within = " OR ".join(f"c{int(i)}" for i in conversation_ids) or "c0"
+    return f"text : ({words}) AND conversation : ({within})"
 
 
 def _fts5_term(term: Term) -> str:
@@ -126,9 +136,11 @@ def search_page(
     did not change."""
     base = select(*_HIT_COLUMNS)
     if conn.dialect.name == "sqlite":
-        rank: ColumnElement[Any] = func.bm25(_fts_ref)  # lower is better
+        # lower is better; the conversation token weighs nothing
+        rank: ColumnElement[Any] = func.bm25(_fts_ref, 1.0, 0.0)
         base = base.select_from(_fts.join(messages, messages.c.id == _fts.c.rowid))
-        matched = _fts_ref.op("MATCH")(fts5_expression(query))
+        within = _narrowing(conn, user_id, filters)
+        matched = _fts_ref.op("MATCH")(fts5_expression(query, within))
     else:
         tsquery = func.to_tsquery(_ts_config, tsquery_expression(query))
         rank = -func.ts_rank(_tsvector, tsquery)
@@ -142,6 +154,25 @@ def search_page(
     else:
         stmt = stmt.order_by(rank, messages.c.position.desc()).offset(offset)
     return list(conn.execute(stmt.limit(limit)).mappings())
+
+
+def _narrowing(conn: Connection, user_id: int, filters: Filters) -> list[int] | None:
+    """The conversations to intersect with inside the FTS5 index: the one filtered on, or
+    the searcher's own (not a declined request) up to NARROW_CONVERSATIONS; else None.
+    Only narrows: `_visible` still decides what the searcher may see."""
+    if filters.conversation_id is not None:
+        return [filters.conversation_id]
+    ids = list(
+        conn.execute(
+            select(members.c.conversation_id)
+            .where(
+                members.c.user_id == user_id,
+                or_(members.c.request_state.is_(None), members.c.request_state != "declined"),
+            )
+            .limit(NARROW_CONVERSATIONS + 1)
+        ).scalars()
+    )
+    return ids if len(ids) <= NARROW_CONVERSATIONS else None
 
 
 _HIT_COLUMNS = (
@@ -301,8 +332,12 @@ def reindex_batch(conn: Connection, *, after_id: int, limit: int, now: int) -> i
         conn.execute(delete(_fts).where(_fts.c.rowid > after_id, _fts.c.rowid <= upto))
         conn.execute(
             insert(_fts).from_select(
-                ["rowid", "text"],
-                select(messages.c.id, messages.c.text).where(
+                ["rowid", "text", "conversation"],
+                select(
+                    messages.c.id,
+                    messages.c.text,
+                    literal("c") + cast(messages.c.conversation_id, Text),
+                ).where(
                     messages.c.id > after_id, messages.c.id <= upto, messages.c.text.is_not(None)
                 ),
             )

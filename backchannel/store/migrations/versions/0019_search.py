@@ -23,18 +23,21 @@ depends_on = None
 
 # unicode61 with remove_diacritics 2: "Café" and "cafe" are one term. The table keeps its
 # own copy of each body, so a row can be deleted by rowid alone (and a reindex can rebuild
-# any range of ids without knowing what was indexed before).
+# any range of ids without knowing what was indexed before). `conversation` holds one token,
+# "c" and the conversation's id, so that a search intersects the searcher's conversations
+# inside the index instead of joining every match of a common word (store/search.py).
 SQLITE_INDEX_DDL = (
     "CREATE VIRTUAL TABLE messages_fts USING fts5("
-    "text, tokenize = 'unicode61 remove_diacritics 2')",
+    "text, conversation, tokenize = 'unicode61 remove_diacritics 2')",
     """CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages
        WHEN new.text IS NOT NULL BEGIN
-         INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+         INSERT INTO messages_fts (rowid, text, conversation)
+           VALUES (new.id, new.text, 'c' || new.conversation_id);
        END""",
     """CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
          DELETE FROM messages_fts WHERE rowid = old.id;
-         INSERT INTO messages_fts (rowid, text)
-           SELECT new.id, new.text WHERE new.text IS NOT NULL;
+         INSERT INTO messages_fts (rowid, text, conversation)
+           SELECT new.id, new.text, 'c' || new.conversation_id WHERE new.text IS NOT NULL;
        END""",
     """CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
          DELETE FROM messages_fts WHERE rowid = old.id;
@@ -60,8 +63,8 @@ def upgrade() -> None:
         for statement in SQLITE_INDEX_DDL:
             op.execute(statement)
         op.execute(
-            "INSERT INTO messages_fts (rowid, text)"
-            " SELECT id, text FROM messages WHERE text IS NOT NULL"
+            "INSERT INTO messages_fts (rowid, text, conversation)"
+            " SELECT id, text, 'c' || conversation_id FROM messages WHERE text IS NOT NULL"
         )
     else:
         op.create_index(
