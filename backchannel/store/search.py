@@ -146,7 +146,8 @@ def search_page(
         rank = -func.ts_rank(_tsvector, tsquery)
         base = base.select_from(messages)
         matched = _tsvector.op("@@")(tsquery)
-    stmt = _visible(base, user_id=user_id, now=now).where(matched, *_filtered(filters))
+    conditions = _filtered(filters, sqlite=conn.dialect.name == "sqlite")
+    stmt = _visible(base, user_id=user_id, now=now).where(matched, *conditions)
     if recent:
         if before_position is not None:
             stmt = stmt.where(messages.c.position < before_position)
@@ -214,10 +215,15 @@ def _visible(stmt: Select[Any], *, user_id: int, now: int) -> Select[Any]:
     )
 
 
-def _filtered(filters: Filters) -> list[ColumnElement[bool]]:
+def _filtered(filters: Filters, *, sqlite: bool) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if filters.conversation_id is not None:
-        conditions.append(messages.c.conversation_id == filters.conversation_id)
+        # SQLite: the FTS5 match is narrowed to the conversation already; the unary `+`
+        # keeps the planner off the conversation's index, which drove the join from the
+        # conversation's messages and ran the match once per message (60 ms vs 10).
+        column = messages.c.conversation_id
+        target = literal_column("+messages.conversation_id") if sqlite else column
+        conditions.append(target == filters.conversation_id)
     if filters.sender_handle is not None:
         sender = select(users.c.id).where(users.c.handle == filters.sender_handle)
         conditions.append(messages.c.sender_id == sender.scalar_subquery())
