@@ -60,7 +60,7 @@ def test_queries_are_words_phrases_and_prefixes_never_engine_syntax() -> None:
         (("or",), False),
     ]
     assert search_db.fts5_expression(parse_query('say "it\'s" me*')) == '"say" "it s" "me"*'
-    assert search_db.tsquery_expression(parse_query('"a b" cd*')) == "('a' <-> 'b') & 'cd':*"
+    assert search_db.tsquery_expression(parse_query('"a b" cd*')) == "('a':A <-> 'b':A) & 'cd':*A"
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,7 @@ from sqlalchemy import (
 from backchannel.domain.search import Query, Term
 from backchannel.store.messages import visible_to
 from backchannel.store.tables import (
+    MESSAGE_TSVECTOR,
     conversations,
     members,
     message_hides,
@@ -57,7 +58,7 @@ NARROW_CONVERSATIONS = 500
 _fts_ref: ColumnElement[Any] = literal_column(FTS_TABLE)
 _ts_config: ColumnElement[Any] = literal_column("'simple'")
 # Exactly the indexed expression (tables.py), or PostgreSQL would not use the index.
-_tsvector = func.to_tsvector(_ts_config, messages.c.text)
+_tsvector = MESSAGE_TSVECTOR
 
 
 def kept_apart(name: str, kind: str) -> bool:
@@ -98,10 +99,15 @@ def _fts5_term(term: Term) -> str:
     return quoted + "*" if term.prefix else quoted
 
 
-def tsquery_expression(query: Query) -> str:
-    """`to_tsquery` syntax for `query`: lexemes in single quotes, `:*` for a prefix,
-    `<->` between the words of a phrase, `&` between terms."""
-    return " & ".join(_ts_term(term) for term in query.terms)
+def tsquery_expression(query: Query, conversation_ids: list[int] | None = None) -> str:
+    """`to_tsquery` syntax for `query`: lexemes in single quotes restricted to the text's
+    weight (`:A`, `:*A` for a prefix), `<->` between the words of a phrase, `&` between
+    terms; and, given `conversation_ids`, one of those conversations' lexemes (`:D`)."""
+    words = " & ".join(_ts_term(term) for term in query.terms)
+    if conversation_ids is None:
+        return words
+    within = " | ".join(f"'c{int(i)}':D" for i in conversation_ids) or "'c0':D"
+    return f"({words}) & ({within})"
 
 
 def _ts_lexeme(word: str) -> str:
@@ -109,9 +115,9 @@ def _ts_lexeme(word: str) -> str:
 
 
 def _ts_term(term: Term) -> str:
-    lexemes = [_ts_lexeme(word) for word in term.words]
+    lexemes = [_ts_lexeme(word) + ":A" for word in term.words]
     if term.prefix:
-        lexemes[-1] += ":*"
+        lexemes[-1] = lexemes[-1].removesuffix(":A") + ":*A"
     return lexemes[0] if len(lexemes) == 1 else "(" + " <-> ".join(lexemes) + ")"
 
 
@@ -142,8 +148,10 @@ def search_page(
         within = _narrowing(conn, user_id, filters)
         matched = _fts_ref.op("MATCH")(fts5_expression(query, within))
     else:
-        tsquery = func.to_tsquery(_ts_config, tsquery_expression(query))
-        rank = -func.ts_rank(_tsvector, tsquery)
+        words = func.to_tsquery(_ts_config, tsquery_expression(query))
+        within = _narrowing(conn, user_id, filters)
+        tsquery = func.to_tsquery(_ts_config, tsquery_expression(query, within))
+        rank = -func.ts_rank(_tsvector, words)
         base = base.select_from(messages)
         matched = _tsvector.op("@@")(tsquery)
     conditions = _filtered(filters, sqlite=conn.dialect.name == "sqlite")

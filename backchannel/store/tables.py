@@ -21,7 +21,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    cast,
     func,
+    literal_column,
     text,
 )
 
@@ -203,11 +205,25 @@ messages = Table(
 # Full-text search (store/search.py). PostgreSQL: this GIN expression index, consistent with
 # `text` in every transaction by construction, so an erased body leaves it at once. SQLite:
 # the FTS5 table `messages_fts`, kept by triggers (migration 0019), outside this metadata.
-Index(
-    "ix_messages_text_search",
-    func.to_tsvector(text("'simple'"), messages.c.text),
-    postgresql_using="gin",
-).ddl_if(dialect="postgresql")
+# The text's lexemes weigh A; one more lexeme, weight D, names the conversation ("c" and its
+# id), so that a search intersects the searcher's conversations inside the index (the
+# query's words are restricted to A, so nothing typed matches it). Queries use this very
+# expression (store/search.py), or PostgreSQL would not use the index. An erased body (NULL)
+# makes the whole expression NULL: no entry.
+MESSAGE_TSVECTOR = func.setweight(
+    func.to_tsvector(text("'simple'"), messages.c.text), text("'A'")
+).op("||")(
+    func.setweight(
+        func.to_tsvector(
+            text("'simple'"),
+            literal_column("'c'", Text).op("||")(cast(messages.c.conversation_id, Text)),
+        ),
+        text("'D'"),
+    )
+)
+Index("ix_messages_text_search", MESSAGE_TSVECTOR, postgresql_using="gin").ddl_if(
+    dialect="postgresql"
+)
 
 message_edits = Table(
     "message_edits",

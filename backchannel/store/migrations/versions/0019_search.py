@@ -67,10 +67,17 @@ def upgrade() -> None:
             " SELECT id, text, 'c' || conversation_id FROM messages WHERE text IS NOT NULL"
         )
     else:
+        # as tables.py MESSAGE_TSVECTOR: the text's lexemes (A) and the conversation's (D)
         op.create_index(
             "ix_messages_text_search",
             "messages",
-            [sa.text("to_tsvector('simple', text)")],
+            [
+                sa.text(
+                    "(setweight(to_tsvector('simple', text), 'A')"
+                    " || setweight(to_tsvector('simple', 'c' || CAST(conversation_id AS TEXT)),"
+                    " 'D'))"
+                )
+            ],
             postgresql_using="gin",
         )
 
