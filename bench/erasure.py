@@ -35,6 +35,7 @@ from backchannel.store.tables import (
     stream_state,
     users,
 )
+from bench.pg import fresh_schema
 
 
 def _seed(url: str, cid: str, handle: str, count: int) -> None:
@@ -138,7 +139,13 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        print(json.dumps(asyncio.run(_run(args, Path(tmp)))))
+        if args.database_url is None:
+            result = asyncio.run(_run(args, Path(tmp)))
+        else:
+            with fresh_schema(args.database_url, "bench_erasure") as url:
+                args.database_url = url
+                result = asyncio.run(_run(args, Path(tmp)))
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import json
 import random
-import secrets
 import tempfile
 import time
 from pathlib import Path
@@ -39,6 +38,7 @@ from backchannel.store import migrate
 from backchannel.store import search as search_db
 from backchannel.store.database import WriteTxn
 from backchannel.store.tables import conversations, members, messages, users
+from bench.pg import fresh_schema
 
 VOCABULARY = 20_000
 BATCH = 5_000
@@ -306,18 +306,6 @@ async def _run(args: argparse.Namespace, data_dir: Path, url: str | None) -> dic
     }
 
 
-def _pg_schema(url: str) -> tuple[str, str]:
-    """A fresh schema in the PostgreSQL database at `url`: (its name, a URL selecting it)."""
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    name = "bench_search_" + secrets.token_hex(4)
-    engine = create_engine(url, poolclass=NullPool)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    engine.dispose()
-    return name, f"{url}?options=-csearch_path%3D{name}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1_000_000)
@@ -330,15 +318,8 @@ def main() -> None:
         if args.database_url is None:
             result = asyncio.run(_run(args, Path(tmp), None))
         else:
-            schema, url = _pg_schema(args.database_url)
-            try:
+            with fresh_schema(args.database_url, "bench_search") as url:
                 result = asyncio.run(_run(args, Path(tmp), url))
-            finally:
-                base = url.split("?", 1)[0]
-                engine = create_engine(base, poolclass=NullPool)
-                with engine.begin() as conn:
-                    conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-                engine.dispose()
     print(json.dumps(result, indent=2))
 
 
