@@ -38,8 +38,11 @@ import { renderInbox } from "./inbox.js";
 
 const TICK_MS = 30_000;
 let loadError = "";
-/** Conversations being fetched because an event named one not yet listed. */
-const fetching = new Set();
+/** Conversations being fetched one by one (an event named one not yet listed, or news of
+ * one while a page was on its way): id → whether news came meanwhile (fetch it again). */
+const fetching = new Map();
+/** Conversations that changed while a page of the inbox was being fetched (null: none is). */
+let changedDuringLoad = null;
 
 export function initBusiness() {
   byId("workspace").addEventListener("change", (e) => showWorkspace(e.target.value || null));
@@ -184,16 +187,24 @@ async function loadInbox(more = false) {
   if (f.unread) query.unread = "true";
   if (f.view) query.view = f.view; // a saved view (business-views.js): the filters above agree with it
   if (more && biz.nextCursor) query.cursor = biz.nextCursor;
+  // A page answers for the moment it was read: a conversation that changed while it was on
+  // its way keeps what the events said and is fetched again, never set back by the page.
+  const changed = changedDuringLoad || new Set();
+  changedDuringLoad = changed;
   try {
     const page = await api.businessInbox(handle, query);
+    if (changedDuringLoad === changed) changedDuringLoad = null;
     if (biz.current !== handle) return;
     for (const item of page.items) {
-      biz.items.set(item.conversation.id, item);
-      biz.owners.set(item.conversation.id, handle);
+      const id = item.conversation.id;
+      biz.owners.set(id, handle);
+      if (!changed.has(id) || !biz.items.has(id)) biz.items.set(id, item);
+      if (changed.has(id)) fetchItem(handle, id);
     }
     biz.nextCursor = page.next_cursor;
     loadError = "";
   } catch (err) {
+    if (changedDuringLoad === changed) changedDuringLoad = null;
     loadError = err.message;
   }
   renderBusinessInbox();
@@ -292,6 +303,7 @@ function applyState(handle, fresh, conversation) {
   const id = fresh.conversation_id;
   biz.owners.set(id, handle);
   if (handle !== biz.current) return;
+  changedDuringLoad?.add(id);
   const item = biz.items.get(id);
   if (!item && !conversation) { fetchItem(handle, id); return; }
   biz.items.set(id, { conversation: conversation || item.conversation, state: fresh });
@@ -301,14 +313,23 @@ function applyState(handle, fresh, conversation) {
 
 /** Fetch a conversation an event named before the inbox listed it. */
 async function fetchItem(handle, id) {
-  if (fetching.has(id)) return;
-  fetching.add(id);
+  // An event while a fetch is under way may come from a change its answer predates (a first
+  // message just after the conversation entered the inbox): fetch once more after it.
+  if (fetching.has(id)) { fetching.set(id, true); return; }
+  fetching.set(id, false);
   try {
     const one = await api.businessConversation(handle, id);
     biz.owners.set(id, handle);
-    if (biz.current === handle) applyState(handle, one.state, one.conversation);
+    if (biz.current === handle) takeFetched(handle, one.state, one.conversation);
   } catch { /* not ours to see (an agent's narrowed scope) */ }
+  const again = fetching.get(id);
   fetching.delete(id);
+  if (again && biz.current === handle) fetchItem(handle, id);
+}
+
+/** A conversation as fetched: taken, unless news of it came meanwhile (its fetch goes again). */
+function takeFetched(handle, fresh, conversation) {
+  if (!fetching.get(fresh.conversation_id)) applyState(handle, fresh, conversation);
 }
 
 /**
@@ -332,6 +353,7 @@ function teamMessageCreated(msg) {
   const id = msg.conversation_id;
   const handle = biz.owners.get(id);
   if (handle !== biz.current) return;
+  changedDuringLoad?.add(id);
   const item = biz.items.get(id);
   if (!item) { fetchItem(handle, id); return; }
   const c = item.conversation;
