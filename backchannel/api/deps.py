@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -46,3 +47,27 @@ async def _business_token(request: Request, core: Core, token: str) -> Requester
 
 CoreDep = Annotated[Core, Depends(get_core)]
 RequesterDep = Annotated[Requester, Depends(get_requester)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+async def bearer_or_signed(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None,
+    check: Callable[[int, int, str], int],
+    not_found: str,
+) -> int:
+    """Who is asking for a download: the bearer token's user, or the one a signed link
+    (`u`, `exp`, `sig`) was made for, as `check(user, expires, signature)` answers (it raises
+    for a link that is not good). A link whose numbers do not parse gets `not_found`, the
+    object's own code, like any other bad link."""
+    core: Core = request.app.state.core
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        return (await accounts.authenticate(core, credentials.credentials)).user_id
+    query = request.query_params
+    if not {"u", "exp", "sig"} <= query.keys():
+        raise BackchannelError("unauthenticated", "Send a bearer token or use a signed link.")
+    try:
+        user, expires = int(query["u"]), int(query["exp"])
+    except ValueError:
+        raise BackchannelError(not_found) from None
+    return check(user, expires, query["sig"])

@@ -21,14 +21,13 @@ from sqlalchemy import (
 )
 
 from backchannel.store.accounts import USER_COLUMNS
-from backchannel.store.messages import visible_to
+from backchannel.store.messages import deleted_for, visible_to
 from backchannel.store.prepared import Prepared
 from backchannel.store.safety import blocked_between
 from backchannel.store.tables import (
     conversations,
     member_spans,
     members,
-    message_hides,
     messages,
     users,
 )
@@ -413,12 +412,7 @@ def inbox_page(
     With `only_pid`, that one conversation whatever its folder; with `only_pids`, those of
     them the user is a member of (up to `limit`).
     """
-    hidden = (
-        select(literal(1))
-        .select_from(message_hides)
-        .where(message_hides.c.user_id == user_id, message_hides.c.message_id == messages.c.id)
-        .exists()
-    )
+    hidden = deleted_for(user_id)
     last_message_id = (
         select(messages.c.id)
         .where(

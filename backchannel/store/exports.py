@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, insert, literal, or_, select, update
 
-from backchannel.store.messages import visible_to
+from backchannel.store.messages import deleted_for, visible_to
 from backchannel.store.tables import (
     blocks,
     conversations,
@@ -16,7 +16,6 @@ from backchannel.store.tables import (
     member_spans,
     members,
     message_edits,
-    message_hides,
     messages,
     users,
 )
@@ -182,12 +181,7 @@ def visible_message_ids(
     private to someone else, not deleted for them."""
     if not spans:
         return []
-    hidden = (
-        select(literal(1))
-        .select_from(message_hides)
-        .where(message_hides.c.user_id == user_id, message_hides.c.message_id == messages.c.id)
-        .exists()
-    )
+    hidden = deleted_for(user_id)
     within = or_(
         *(
             and_(

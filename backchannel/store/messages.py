@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Connection,
+    Exists,
     RowMapping,
     Select,
     cast,
@@ -160,16 +161,21 @@ def message_by_txn(conn: Connection, sender_id: int, txn_id: str) -> RowMapping 
     )
 
 
-def visible_message(
-    conn: Connection, *, conversation_id: int, pid: str, from_position: int, user_id: int
-) -> RowMapping | None:
-    """A message of a conversation the user can see: not before they joined, not hidden."""
-    hidden = (
+def deleted_for(user_id: int) -> Exists:
+    """The row of `messages` in the query was deleted for `user_id` ("delete for me")."""
+    return (
         select(literal(1))
         .select_from(message_hides)
         .where(message_hides.c.user_id == user_id, message_hides.c.message_id == messages.c.id)
         .exists()
     )
+
+
+def visible_message(
+    conn: Connection, *, conversation_id: int, pid: str, from_position: int, user_id: int
+) -> RowMapping | None:
+    """A message of a conversation the user can see: not before they joined, not hidden."""
+    hidden = deleted_for(user_id)
     return (
         conn.execute(
             _full_select().where(
@@ -203,12 +209,7 @@ def history_page(
     limit: int,
 ) -> list[RowMapping]:
     """A page of history in position order. Newest page first when paging back."""
-    hidden = (
-        select(literal(1))
-        .select_from(message_hides)
-        .where(message_hides.c.user_id == user_id, message_hides.c.message_id == messages.c.id)
-        .exists()
-    )
+    hidden = deleted_for(user_id)
     query = _full_select().where(
         messages.c.conversation_id == conversation_id,
         messages.c.position >= from_position,

@@ -39,12 +39,11 @@ from sqlalchemy import (
 )
 
 from backchannel.domain.search import Query, Term
-from backchannel.store.messages import visible_to
+from backchannel.store.messages import deleted_for, visible_to
 from backchannel.store.tables import (
     MESSAGE_TSVECTOR,
     conversations,
     members,
-    message_hides,
     messages,
     search_reindex,
     users,
@@ -195,12 +194,7 @@ _HIT_COLUMNS = (
 
 def _visible(stmt: Select[Any], *, user_id: int, now: int) -> Select[Any]:
     """`stmt` over messages, narrowed to those the user may see (the module docstring)."""
-    hidden = (
-        select(literal(1))
-        .select_from(message_hides)
-        .where(message_hides.c.user_id == user_id, message_hides.c.message_id == messages.c.id)
-        .exists()
-    )
+    hidden = deleted_for(user_id)
     return (
         stmt.join(
             members,

@@ -3,19 +3,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 from starlette.responses import Response, StreamingResponse
 
-from backchannel.api.deps import CoreDep, RequesterDep, bearer
+from backchannel.api.deps import CoreDep, Credentials, RequesterDep, bearer_or_signed
 from backchannel.api.responses import json
 from backchannel.api.schemas import In
-from backchannel.errors import BackchannelError
-from backchannel.services import accounts
 from backchannel.services import exports as service
 from backchannel.services.core import Core
 
@@ -53,9 +50,6 @@ class ExportList(BaseModel):
 
 class LegalExportIn(In):
     reason: str = Field(max_length=2000, description="The legal request; goes to the log.")
-
-
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
 @router.post("/me/exports", status_code=202, response_model=ExportOut)
@@ -117,18 +111,13 @@ async def _owner(
     request: Request, core: Core, export_id: str, credentials: HTTPAuthorizationCredentials | None
 ) -> int:
     """Who is asking: the bearer token's user, or the one a signed link was made for."""
-    if credentials is not None and credentials.scheme.lower() == "bearer":
-        return (await accounts.authenticate(core, credentials.credentials)).user_id
-    query = request.query_params
-    if not {"u", "exp", "sig"} <= query.keys():
-        raise BackchannelError("unauthenticated", "Send a bearer token or use a signed link.")
-    try:
-        user, expires = int(query["u"]), int(query["exp"])
-    except ValueError:
-        raise BackchannelError("export_not_found", "No such export.") from None
-    return service.check_signature(
-        core, export_id, user=user, expires=expires, signature=query["sig"]
-    )
+
+    def check(user: int, expires: int, signature: str) -> int:
+        return service.check_signature(
+            core, export_id, user=user, expires=expires, signature=signature
+        )
+
+    return await bearer_or_signed(request, credentials, check, "export_not_found")
 
 
 def _send(core: Core, download: service.Download) -> Response:

@@ -4,22 +4,22 @@ range requests for audio and video."""
 from __future__ import annotations
 
 import contextlib
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
 from backchannel.api import schemas as s
-from backchannel.api.deps import CoreDep, RequesterDep, bearer
+from backchannel.api.deps import CoreDep, Credentials, RequesterDep, bearer_or_signed
 from backchannel.api.responses import json
 from backchannel.api.uploads import receive
 from backchannel.domain import media as media_rules
 from backchannel.errors import BackchannelError
-from backchannel.services import accounts, limits
+from backchannel.services import limits
 from backchannel.services import media as media_service
 from backchannel.services.core import Core
 
@@ -111,21 +111,13 @@ async def _viewer(
 ) -> int:
     """Who is asking: the bearer token's user, or the one a signed link was made for."""
     core: Core = request.app.state.core
-    if credentials is not None and credentials.scheme.lower() == "bearer":
-        return (await accounts.authenticate(core, credentials.credentials)).user_id
-    query = request.query_params
-    if not {"u", "exp", "sig"} <= query.keys():
-        raise BackchannelError("unauthenticated", "Send a bearer token or use a signed link.")
-    try:
-        user, expires = int(query["u"]), int(query["exp"])
-    except ValueError:
-        raise BackchannelError("media_not_found", "No such media.") from None
-    return media_service.check_signature(
-        core, media_id, variant, user=user, expires=expires, signature=query["sig"]
-    )
 
+    def check(user: int, expires: int, signature: str) -> int:
+        return media_service.check_signature(
+            core, media_id, variant, user=user, expires=expires, signature=signature
+        )
 
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    return await bearer_or_signed(request, credentials, check, "media_not_found")
 
 
 @router.get(
